@@ -1,0 +1,1 @@
+"""Persistence: SQLite by default, PostgreSQL via ``CTRLOPS_DATABASE_URL``; secrets at rest."""
