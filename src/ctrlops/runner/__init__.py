@@ -1,0 +1,1 @@
+"""What ctrlops puts on a server: the runner script, job files and the crontab block."""
