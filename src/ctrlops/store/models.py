@@ -61,6 +61,9 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    # Names the job's directory and crontab line on the server; never reused, so two
+    # control planes (or a reset store) cannot mistake one job's runs for another's.
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
     server_id: Mapped[int] = mapped_column(ForeignKey("servers.id"))
     destination_id: Mapped[int] = mapped_column(ForeignKey("destinations.id"))
     sources: Mapped[list[str]] = mapped_column(default=list)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 17:03:52.300388
+Create Date: 2026-11-26 17:06:38.450347
 """
 
 from collections.abc import Sequence
@@ -63,6 +63,7 @@ def upgrade() -> None:
         "jobs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("uid", sa.String(length=32), nullable=False),
         sa.Column("server_id", sa.Integer(), nullable=False),
         sa.Column("destination_id", sa.Integer(), nullable=False),
         sa.Column("sources", sa.JSON(), nullable=False),
@@ -86,6 +87,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
+        sa.UniqueConstraint("uid"),
     )
     op.create_table(
         "runs",
