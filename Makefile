@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Byte-compile at install: with PYTHONDONTWRITEBYTECODE set, every start would recompile.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: install run test lint fmt unit bench clean
 

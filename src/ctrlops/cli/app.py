@@ -8,6 +8,7 @@ import os
 import typer
 
 from ctrlops import __version__
+from ctrlops.cli import destinations, servers
 
 app = typer.Typer(
     name="ctrlops",
@@ -34,6 +35,10 @@ def root(
     """ctrlops keeps servers backed up to S3 and tells you when they are not."""
     level = logging.DEBUG if verbose or os.environ.get("CTRLOPS_DEBUG") else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+app.add_typer(servers.app, name="server")
+app.add_typer(destinations.app, name="dest")
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
@@ -13,10 +14,12 @@ import typer
 from rich.console import Console
 
 from ctrlops.errors import CtrlopsError
+from ctrlops.services import servers
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+log = logging.getLogger("ctrlops")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -24,8 +27,15 @@ JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a service coroutine to completion from a synchronous command."""
-    return asyncio.run(coro)
+    """Run a service coroutine to completion, then close this command's connections."""
+
+    async def main() -> T:
+        try:
+            return await coro
+        finally:
+            await servers.close_all()
+
+    return asyncio.run(main())
 
 
 def print_json(data: Any) -> None:
@@ -50,5 +60,16 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
             if e.fix:
                 err_console.print(f"[bold]fix:[/] {e.fix}", highlight=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            log.debug("unexpected error", exc_info=True)
+            err_console.print(
+                f"[bold red]unexpected error:[/] {type(e).__name__}: {e}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            err_console.print("run again with --verbose for details, and report it as a bug")
+            raise typer.Exit(1) from None
 
     return wrapper

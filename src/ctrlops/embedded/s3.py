@@ -87,17 +87,27 @@ class LocalS3:
             json.dump(self._config(), f)
         ports = {name: _free_port() for name in ("master", "volume", "filer")}
         argv = [
-            weed_binary(), "mini", f"-dir={self.data_dir / 'data'}",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-s3.port={self.port}", f"-s3.config={conf}",
-            f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-            f"-filer.port={ports['filer']}", "-admin.ui=false", "-webdav=false",
-        ]  # fmt: skip
+            weed_binary(),
+            "mini",
+            f"-dir={self.data_dir / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.port={self.port}",
+            f"-s3.config={conf}",
+            f"-master.port={ports['master']}",
+            f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}",
+            "-admin.ui=false",
+            "-webdav=false",
+        ]
         log = (self.data_dir / "weed.log").open("ab")
         self.proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

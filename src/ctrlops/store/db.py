@@ -6,19 +6,26 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ctrlops import paths
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest revision in migrations/versions (a test keeps the two in step). Knowing it
+# lets every command skip importing Alembic when the schema is already current.
+HEAD = "0001"
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -42,11 +49,22 @@ def engine(url: str) -> Engine:
         event.listen(eng, "connect", _sqlite_pragmas)
         if eng.url.database:
             Path(eng.url.database).touch(mode=0o600, exist_ok=True)
-    cfg = alembic_config()
-    with eng.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    if _revision(eng) != HEAD:
+        from alembic import command
+
+        cfg = alembic_config()
+        with eng.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
     return eng
+
+
+def _revision(eng: Engine) -> str | None:
+    try:
+        with eng.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DatabaseError:  # no table yet: a new store
+        return None
 
 
 @functools.cache

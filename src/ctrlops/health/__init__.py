@@ -1,0 +1,1 @@
+"""Health banners (facts -> what silently stops backups) and their one-click fixes."""

@@ -1,0 +1,1 @@
+"""What ctrlops knows about a server: facts gathered in one round trip."""
