@@ -1,0 +1,1 @@
+"""Storage checks that run on the server: Test Connection to a destination."""
