@@ -1,0 +1,1 @@
+"""diagnose: rclone log lines and whole logs -> a failure category, a cause and a fix."""
