@@ -163,7 +163,9 @@ def _run_failed(log: ParsedLog, findings: list[Finding], exit_code: int | None) 
         m = _ATTEMPT.match(line.text)
         if m and m["outcome"] == "succeeded":
             unrecovered = False
-        elif line.level in ("error", "critical"):
+        elif line.level in ("error", "critical") or _RUN_FAILED.match(line.text):
+            # rclone reports the error that ended a command as "Failed to <cmd>: ..."
+            # at NOTICE level (e.g. `Failed to ls: ... SignatureDoesNotMatch`).
             unrecovered = True
     raw_failures = any(f.line in {ln.raw for ln in log.lines if not ln.level} for f in findings)
     return unrecovered or raw_failures

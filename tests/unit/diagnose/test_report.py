@@ -288,3 +288,13 @@ def test_it_survives_a_truncated_real_log(cut: int) -> None:
     )
     d = explain_log(log[:cut])
     assert d.category in (*CATEGORIES, OK)
+
+
+def test_it_reads_a_notice_level_failed_to_as_the_end_of_the_command() -> None:
+    log = (
+        "2026/11/26 17:04:22 NOTICE: Failed to ls: operation error S3: ListObjects, https "
+        "response error StatusCode: 403, RequestID: 18EBA726ECB8BFC5, HostID: , api error "
+        "SignatureDoesNotMatch: The request signature we calculated does not match the "
+        "signature you provided. Check your key and signing method.\n"
+    )
+    assert explain_log(log).category == "auth_secret"
