@@ -13,7 +13,7 @@ from rich.table import Table
 from ctrlops.cli.output import JsonOpt, console, handle_errors, print_json, run
 from ctrlops.errors import InputError
 from ctrlops.server.spec import parse_spec
-from ctrlops.services import servers
+from ctrlops.services import health, servers
 
 app = typer.Typer(help="Servers reached over SSH (or this machine).", no_args_is_help=True)
 
@@ -166,6 +166,9 @@ def trust(
 
 
 class FixAction(StrEnum):
+    install_rclone = "install-rclone"
+    install_cron = "install-cron"
+    start_cron = "start-cron"
     reconnect = "reconnect"
 
 
@@ -177,13 +180,23 @@ def fix(
     timeout: float | None = TimeoutOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Apply a banner's fix, then re-check."""
-    if action is FixAction.reconnect:
-        run(servers.reconnect(name, timeout))
-    result = _check_with_prompt(name, timeout)
+    """Apply a banner's fix, then re-check (exit 1 while its banner stays)."""
+    result = run(health.apply_fix(name, action.value, timeout))
     if as_json:
-        print_json({"action": action.value, "check": result})
+        print_json(result)
     else:
-        _render_check(result)
-    if not result["ok"]:
+        for command in result["ran"]:
+            console.print(f"  ran: {command}", highlight=False, soft_wrap=True)
+        if not result["changed"] and not result["error"] and result["manual"] is None:
+            console.print(f"  nothing to change: {result.get('reason') or 'already fixed'}")
+        if result["error"]:
+            console.print(f"[bold red]failed:[/] {result['error']['cause']}", highlight=False)
+        if result["manual"]:
+            console.print(
+                f"[bold]run this on the server yourself:[/] {result['manual']}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        _render_check(result["check"])
+    if not result["fixed"]:
         raise typer.Exit(1)
