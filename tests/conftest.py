@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.sshd",
     "tests.support.home",
     "tests.support.users",
+    "tests.support.jobs",
 ]

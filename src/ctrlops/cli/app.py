@@ -8,7 +8,8 @@ import os
 import typer
 
 from ctrlops import __version__
-from ctrlops.cli import destinations, servers
+from ctrlops.cli import destinations, jobs, servers
+from ctrlops.cli.explain import explain
 
 app = typer.Typer(
     name="ctrlops",
@@ -39,6 +40,8 @@ def root(
 
 app.add_typer(servers.app, name="server")
 app.add_typer(destinations.app, name="dest")
+app.add_typer(jobs.app, name="job")
+app.command("explain")(explain)
 
 
 def main() -> None:

@@ -78,9 +78,10 @@ class SSHRemote:
         # Each element is quoted: the remote login shell only splits them back apart.
         command = shlex.join(argv)
         try:
-            proc = await self.conn.run(
-                command, input=stdin, encoding=None, check=False, timeout=timeout
-            )
+            # No input means end-of-file at once (as the local transport does), so a
+            # command that reads stdin (e.g. writing an empty file) never waits forever.
+            feed: dict[str, object] = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
+            proc = await self.conn.run(command, encoding=None, check=False, timeout=timeout, **feed)
         except asyncssh.TimeoutError:
             raise TimeoutError(command) from None
         except (asyncssh.Error, OSError) as e:

@@ -1,0 +1,1 @@
+"""Backup jobs: deploy them to a server, read back what ran, decide what it means."""

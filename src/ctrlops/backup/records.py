@@ -1,0 +1,197 @@
+"""Run records as the server keeps them, and what they mean to a user (pure).
+
+The runner records ``state`` running/success/failed/killed/skipped; the user-visible state
+adds what only the log can tell: ``success, nothing copied`` (zero transferred, zero
+checked), ``warning`` (finished after retries or with skipped files), ``stalled`` (alive,
+no progress for the stall window); a ``running`` record whose process is gone is a run the
+server lost (reboot, OOM kill), shown as ``failed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ctrlops import schedule
+from ctrlops.diagnose.report import Diagnosis
+
+SUCCESS = "success"
+NOTHING_COPIED = "success, nothing copied"
+WARNING = "warning"
+FAILED = "failed"
+RUNNING = "running"
+STALLED = "stalled"
+KILLED = "killed"
+SKIPPED = "skipped"
+MISSED = "missed"
+
+# Why a run stopped before rclone could say anything, from the runner's ``reason=``.
+_REASONS: dict[str, tuple[str, str, str]] = {
+    "source_missing": (
+        "source_missing",
+        "the source path {arg} does not exist on the server",
+        "check the job's --source for a typo (paths are case-sensitive); nothing was "
+        "copied and nothing at the destination was touched",
+    ),
+    "source_empty": (
+        "source_missing",
+        "the source path {arg} is empty; a mirror of it would have deleted everything at "
+        "the destination, so the run stopped",
+        "check that the disk or mount holding {arg} is mounted",
+    ),
+    "binary_missing": (
+        "binary_missing",
+        "rclone is not installed where the runner looks (~/.ctrlops/bin or cron's PATH)",
+        "use the Install Rclone fix: `ctrlops server fix SERVER install-rclone`",
+    ),
+    "config_error": (
+        "config_error",
+        "the job's files on the server are incomplete ({arg})",
+        "redeploy the job: `ctrlops job deploy NAME`",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's ``status`` file, as the runner wrote it."""
+
+    run_id: str
+    state: str
+    trigger: str = ""
+    pid: int | None = None
+    started: datetime | None = None
+    finished: datetime | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    alive: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def parse_status(text: str) -> list[RunRecord]:
+    """Return the records printed by ``ctrlops-run status`` (oldest first)."""
+    records: list[RunRecord] = []
+    for chunk in text.split("\n\n"):
+        kv: dict[str, str] = {}
+        for line in chunk.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                kv[key] = value
+        if "run" not in kv:
+            continue
+        records.append(
+            RunRecord(
+                run_id=kv.pop("run"),
+                state=kv.pop("state", "") or "unknown",
+                trigger=kv.pop("trigger", ""),
+                pid=_int(kv.pop("pid", None)),
+                started=_time(kv.pop("started", None)),
+                finished=_time(kv.pop("finished", None)),
+                exit_code=_int(kv.pop("exit_code", None)),
+                reason=kv.pop("reason", ""),
+                alive=None if "alive" not in kv else kv.pop("alive") == "1",
+                extra=kv,
+            )
+        )
+    return records
+
+
+def reason_diagnosis(reason: str) -> dict[str, str] | None:
+    """Return the diagnosis for a runner ``reason=`` (e.g. ``source_missing:/srv``)."""
+    kind, _, arg = reason.partition(":")
+    if kind not in _REASONS:
+        return None
+    category, cause, fix = _REASONS[kind]
+    return {"category": category, "cause": cause.format(arg=arg), "fix": fix.format(arg=arg)}
+
+
+def user_state(record: RunRecord, diagnosis: Diagnosis | None) -> tuple[str, dict[str, str]]:
+    """Return the state a user sees for ``record`` and the diagnosis to show beside it."""
+    shown = diagnosis.as_dict() if diagnosis else {}
+    short: dict[str, str] = {k: str(shown[k]) for k in ("category", "cause", "fix") if k in shown}
+    if record.state == RUNNING:
+        if record.alive is False:
+            return FAILED, {
+                "category": "killed",
+                "cause": "the run's process disappeared without finishing: the server "
+                "rebooted, or the process was killed (out of memory, or by hand)",
+                "fix": "run the job again with Run Now and watch it; check `dmesg` for the "
+                "OOM killer and `uptime` for a reboot",
+            }
+        if diagnosis is not None and diagnosis.category == STALLED:
+            return STALLED, short
+        return RUNNING, {}
+    if record.state == SKIPPED:
+        return SKIPPED, {
+            "category": "other",
+            "cause": "the previous run of this job was still going, so this one did not start",
+            "fix": "if runs keep overlapping, schedule them further apart or find why a run "
+            "takes so long (View Log)",
+        }
+    if record.state == KILLED:
+        return KILLED, {
+            "category": "killed",
+            "cause": "the run was killed before it finished",
+            "fix": "run it again when ready (Run Now)",
+        }
+    by_reason = reason_diagnosis(record.reason) if record.reason else None
+    if record.state == SUCCESS:
+        if diagnosis is not None and diagnosis.category == "zero_transferred":
+            return NOTHING_COPIED, short
+        if diagnosis is not None and diagnosis.stats and diagnosis.stats.errors:
+            return WARNING, short
+        return SUCCESS, short if diagnosis and diagnosis.category != "ok" else {}
+    return FAILED, by_reason or short
+
+
+def find_missed(
+    expr: str,
+    tz: str,
+    runs: list[RunRecord],
+    *,
+    since: datetime,
+    now: datetime,
+    grace: timedelta,
+    limit: int = 20,
+) -> list[datetime]:
+    """Return the scheduled times in ``(since, now - grace]`` with no cron-started record.
+
+    A record started within ``grace`` after a scheduled time (or a minute before it, for
+    clock jitter) accounts for that time, whatever its state (a skipped run was triggered).
+    """
+    until = now - grace
+    expected = schedule.expected_runs(expr, tz, since, until, limit=limit)
+    starts = sorted(r.started for r in runs if r.started is not None and r.trigger == "cron")
+    missed: list[datetime] = []
+    for when in expected:
+        lo, hi = when - timedelta(minutes=1), when + grace
+        if not any(lo <= s <= hi for s in starts):
+            missed.append(when)
+    return missed
+
+
+def record_dict(record: RunRecord) -> dict[str, Any]:
+    return {
+        "id": record.run_id,
+        "trigger": record.trigger,
+        "started": record.started.isoformat() if record.started else None,
+        "finished": record.finished.isoformat() if record.finished else None,
+        "exit_code": record.exit_code,
+    }

@@ -1,0 +1,261 @@
+"""``ctrlops job ...``: add, edit, deploy, remove, list, status, run, log, kill, explain."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from ctrlops.cli.explain import render_diagnosis
+from ctrlops.cli.output import JsonOpt, console, handle_errors, print_json, run
+from ctrlops.services import jobs
+
+app = typer.Typer(help="Backup jobs: what to back up, where, and when.", no_args_is_help=True)
+
+_COLOUR = {
+    "success": "green",
+    "running": "cyan",
+    "skipped": "yellow",
+    "warning": "yellow",
+    "success, nothing copied": "red",
+    "failed": "red",
+    "stalled": "red",
+    "killed": "red",
+    "missed": "red",
+}
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def _render_run(r: dict[str, Any]) -> None:
+    colour = _COLOUR.get(r["state"], "white")
+    console.print(
+        f"run {r['id']} ({r['trigger']}): [bold {colour}]{r['state']}[/] | "
+        f"{r['files_transferred']} files, {_size(r['bytes_transferred'])} copied, "
+        f"{r['checks']} checked, {r['errors']} errors | exit {r['exit_code']} | "
+        f"started {r['started']} finished {r['finished'] or '-'}",
+        highlight=False,
+    )
+    if r.get("diagnosis"):
+        render_diagnosis({**r["diagnosis"], "evidence": []})
+
+
+def _warn(result: dict[str, Any]) -> None:
+    for w in result.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+Sources = typer.Option(..., "--source", help="Absolute path to back up (repeatable).")
+Excludes = typer.Option(None, "--exclude", help="rclone glob to skip (repeatable).")
+
+
+@app.command("add")
+@handle_errors
+def add(
+    name: str = typer.Argument(..., help="A short name for the job."),
+    server: str = typer.Option(..., "--server", help="Server the files are on."),
+    source: list[str] = Sources,
+    dest: str = typer.Option(..., "--dest", help="Destination to back up to."),
+    prefix: str = typer.Option("", "--prefix", help="Folder under the destination's prefix."),
+    schedule: str | None = typer.Option(None, "--schedule", help="Cron expression."),
+    timezone: str | None = typer.Option(None, "--timezone", help="Must be the server's."),
+    exclude: list[str] | None = Excludes,
+    mode: str = typer.Option("copy", "--mode", help="copy, or mirror (keeps old versions)."),
+    bwlimit: str | None = typer.Option(None, "--bwlimit", help="e.g. 10M (bytes/s)."),
+    stats_interval: str = typer.Option("10s", "--stats-interval", hidden=True),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a job and deploy it (runner, files, crontab line) to its server."""
+    info = jobs.spec(
+        name,
+        server=server,
+        sources=source,
+        dest=dest,
+        prefix=prefix,
+        schedule_expr=schedule,
+        timezone=timezone,
+        excludes=exclude or [],
+        mode=mode,
+        bwlimit=bwlimit,
+        options={"stats_interval": stats_interval},
+    )
+    result = run(jobs.add(info))
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"added job [bold]{name}[/] on {server}: {result['schedule_text']} ({result['timezone']})",
+        highlight=False,
+    )
+    _warn(result)
+
+
+@app.command("edit")
+@handle_errors
+def edit(
+    name: str,
+    source: list[str] | None = typer.Option(None, "--source"),
+    dest: str | None = typer.Option(None, "--dest"),
+    prefix: str | None = typer.Option(None, "--prefix"),
+    schedule: str | None = typer.Option(None, "--schedule", help="'' for manual only."),
+    exclude: list[str] | None = Excludes,
+    mode: str | None = typer.Option(None, "--mode"),
+    bwlimit: str | None = typer.Option(None, "--bwlimit"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change a job and redeploy it."""
+    old = jobs.get(name)
+    info = jobs.spec(
+        name,
+        server=old.server,
+        sources=source or old.sources,
+        dest=dest or old.destination,
+        prefix=old.prefix if prefix is None else prefix,
+        schedule_expr=old.schedule if schedule is None else (schedule or None),
+        excludes=old.excludes if exclude is None else exclude,
+        mode=mode or old.mode,
+        bwlimit=old.bwlimit if bwlimit is None else (bwlimit or None),
+        options=old.options,
+        uid=old.uid,
+    )
+    result = run(jobs.redeploy(name, info))
+    print_json(result) if as_json else console.print(f"updated job {name}", highlight=False)
+    if not as_json:
+        _warn(result)
+
+
+@app.command("deploy")
+@handle_errors
+def deploy_(name: str, as_json: bool = JsonOpt) -> None:
+    """Deploy the job again (repairs a crontab edited by hand or an outdated runner)."""
+    result = run(jobs.redeploy(name))
+    print_json(result) if as_json else console.print(f"deployed job {name}", highlight=False)
+
+
+@app.command("remove")
+@handle_errors
+def remove(name: str, as_json: bool = JsonOpt) -> None:
+    """Remove the job from its server (the bucket keeps its data)."""
+    run(jobs.remove(name))
+    print_json({"removed": name}) if as_json else console.print(f"removed job {name}")
+
+
+@app.command("list")
+@handle_errors
+def list_(as_json: bool = JsonOpt) -> None:
+    """List jobs."""
+    infos = jobs.list_all()
+    if as_json:
+        print_json([i.as_dict() for i in infos])
+        return
+    table = Table("job", "server", "destination", "sources", "schedule", "mode")
+    for i in infos:
+        d = i.as_dict()
+        table.add_row(
+            i.name, i.server, i.destination, " ".join(i.sources), d["schedule_text"], i.mode
+        )
+    console.print(table)
+
+
+@app.command("status")
+@handle_errors
+def status(name: str, as_json: bool = JsonOpt) -> None:
+    """Show the last run (read from the server), next run and missed runs."""
+    result = run(jobs.status(name))
+    if as_json:
+        print_json(result)
+    else:
+        console.print(
+            f"[bold]{name}[/] on {result['server']}: {result['schedule_text']} "
+            f"({result['timezone']}); next run {result['next_run'] or '-'}",
+            highlight=False,
+        )
+        if result["last_run"]:
+            _render_run(result["last_run"])
+        else:
+            console.print("no run yet")
+        if result["missed"]:
+            console.print(
+                f"[bold red]missed:[/] {len(result['missed'])} scheduled runs never "
+                f"started, last at {result['missed'][-1]}",
+                highlight=False,
+            )
+            for reason in result["missed_reasons"]:
+                console.print(f"  likely: {reason}", highlight=False)
+    last = result["last_run"]
+    if result["missed"] or (last and last["state"] not in ("success", "running", "skipped")):
+        raise typer.Exit(1)
+
+
+@app.command("run")
+@handle_errors
+def run_(
+    name: str,
+    wait: bool = typer.Option(False, "--wait", help="Wait for the run to finish."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Start a run now, detached on the server (it survives a dropped connection)."""
+    result = run(jobs.run_now(name, wait=wait))
+    print_json(result) if as_json else _render_run(result)
+    if wait and result["state"] not in ("success", "running"):
+        raise typer.Exit(1)
+
+
+@app.command("log")
+@handle_errors
+def log(
+    name: str,
+    run_id: str | None = typer.Option(None, "--run", help="Run id (default: the last)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print a run's rclone log (the end of it)."""
+    result = run(jobs.log(name, run_id))
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(result["log"], nl=False)
+    seen = result["log"]
+    while follow:
+        time.sleep(2)
+        now = run(jobs.log(name, result["run"]))["log"]
+        # The tail window slides: print what follows the last text already shown.
+        overlap = now.rfind(seen[-4096:]) if seen else -1
+        fresh = now[overlap + len(seen[-4096:]) :] if overlap >= 0 else now
+        if fresh:
+            typer.echo(fresh, nl=False)
+            seen = now
+        if run(jobs.status(name))["last_run"]["state"] != "running":
+            break
+
+
+@app.command("kill")
+@handle_errors
+def kill(name: str, as_json: bool = JsonOpt) -> None:
+    """Kill This Process: stop the running run and everything it started."""
+    result = run(jobs.kill(name))
+    print_json(result) if as_json else _render_run(result)
+
+
+@app.command("explain")
+@handle_errors
+def explain(
+    name: str,
+    run_id: str | None = typer.Option(None, "--run", help="Run id (default: the last)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Explain a run's outcome in plain words, with the evidence from its log."""
+    result = run(jobs.explain(name, run_id))
+    if as_json:
+        print_json({"job": name, "run": result["run"]})
+        return
+    _render_run(result["run"])

@@ -1,0 +1,518 @@
+"""Backup jobs: add, edit, deploy, remove, run, watch, kill, and the truth about each run.
+
+The server is the source of truth for what ran: every status here is read from the run
+records the runner left on the server, then cached in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets as pysecrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from ctrlops import schedule
+from ctrlops.backup import deploy, records
+from ctrlops.backup.records import RunRecord
+from ctrlops.diagnose.report import explain_log
+from ctrlops.errors import CtrlopsError, InputError, NotFoundError
+from ctrlops.rclone.providers import rclone_config
+from ctrlops.remote.base import Remote
+from ctrlops.remote.exec import execute
+from ctrlops.runner import crontab, layout
+from ctrlops.runner.jobfile import JobFiles
+from ctrlops.server import facts as server_facts
+from ctrlops.server.spec import check_name
+from ctrlops.services import destinations, servers
+from ctrlops.store.db import session
+from ctrlops.store.models import Destination, Job, Run, Server, utcnow
+
+RUNNER = f"$HOME/{layout.RUNNER}"
+LOG_TAIL = 256 * 1024
+MISSED_GRACE = timedelta(seconds=90)
+MISSED_LOOKBACK = timedelta(days=8)
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    name: str
+    uid: str
+    server: str
+    destination: str
+    sources: list[str]
+    excludes: list[str]
+    prefix: str
+    schedule: str | None
+    timezone: str | None
+    mode: str
+    bwlimit: str | None
+    options: dict[str, Any]
+    deployed_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.name,
+            "uid": self.uid,
+            "server": self.server,
+            "destination": self.destination,
+            "sources": self.sources,
+            "excludes": self.excludes,
+            "prefix": self.prefix,
+            "schedule": self.schedule,
+            "schedule_text": schedule.describe(self.schedule) if self.schedule else "manual only",
+            "timezone": self.timezone,
+            "mode": self.mode,
+            "bwlimit": self.bwlimit,
+            "deployed_at": self.deployed_at.isoformat() if self.deployed_at else None,
+        }
+
+
+def _info(row: Job) -> JobInfo:
+    return JobInfo(
+        row.name,
+        row.uid,
+        row.server.name,
+        row.destination.name,
+        list(row.sources),
+        list(row.excludes),
+        row.prefix,
+        row.schedule,
+        row.timezone,
+        row.mode,
+        row.bwlimit,
+        dict(row.options or {}),
+        row.deployed_at,
+    )
+
+
+def get(name: str) -> JobInfo:
+    """Return the job ``name``; raises NotFoundError."""
+    with session() as s:
+        row = s.scalar(select(Job).where(Job.name == name))
+        if row is None:
+            raise NotFoundError("job", name)
+        return _info(row)
+
+
+def list_all() -> list[JobInfo]:
+    with session() as s:
+        return [_info(r) for r in s.scalars(select(Job).order_by(Job.name))]
+
+
+def _new_uid(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "job"
+    return f"{slug}-{pysecrets.token_hex(3)}"
+
+
+def _files(info: JobInfo, dest_bucket: str, dest_prefix: str) -> JobFiles:
+    prefix = "/".join(p.strip("/") for p in (dest_prefix, info.prefix) if p.strip("/"))
+    return JobFiles(
+        uid=info.uid,
+        name=info.name,
+        mode=info.mode,  # type: ignore[arg-type]  # validated in spec()
+        bucket=dest_bucket,
+        prefix=prefix,
+        sources=tuple(info.sources),
+        excludes=tuple(info.excludes),
+        bwlimit=info.bwlimit or "",
+        transfers=int(info.options.get("transfers", 8)),
+        checkers=int(info.options.get("checkers", 16)),
+        stats_interval=str(info.options.get("stats_interval", "10s")),
+        fast_list=bool(info.options.get("fast_list", True)),
+    )
+
+
+def spec(
+    name: str,
+    *,
+    server: str,
+    sources: list[str],
+    dest: str,
+    prefix: str = "",
+    schedule_expr: str | None = None,
+    timezone: str | None = None,
+    excludes: list[str] | None = None,
+    mode: str = "copy",
+    bwlimit: str | None = None,
+    options: dict[str, Any] | None = None,
+    uid: str | None = None,
+) -> JobInfo:
+    """Return a validated job (nothing stored, nothing contacted).
+
+    Raises InputError naming the first bad field, NotFoundError for an unknown server or
+    destination.
+    """
+    try:
+        check_name(name)
+    except ValueError as e:
+        raise InputError("name", str(e)) from None
+    servers.get(server)
+    d = destinations.show(dest)
+    if not sources:
+        raise InputError("--source", "give at least one path to back up")
+    if mode not in ("copy", "mirror"):
+        raise InputError("--mode", f"{mode!r} is neither 'copy' nor 'mirror'")
+    expr = schedule.validate(schedule_expr) if schedule_expr else None
+    if timezone:
+        schedule.zone(timezone)
+    info = JobInfo(
+        name,
+        uid or _new_uid(name),
+        server,
+        dest,
+        list(sources),
+        list(excludes or []),
+        prefix,
+        expr,
+        timezone,
+        mode,
+        bwlimit,
+        dict(options or {}),
+        None,
+    )
+    try:
+        files = _files(info, d["bucket"], d["prefix"] or "")
+    except InputError as e:
+        field = {
+            "source": "--source",
+            "exclude": "--exclude",
+            "prefix": "--prefix",
+            "bwlimit": "--bwlimit",
+        }.get(e.field, e.field)
+        raise InputError(field, e.reason, e.fix) from None
+    return JobInfo(
+        name,
+        info.uid,
+        server,
+        dest,
+        list(files.sources),
+        list(files.excludes),
+        prefix.strip("/"),
+        expr,
+        timezone,
+        mode,
+        bwlimit,
+        info.options,
+        None,
+    )
+
+
+def _server_entries(server: str, replace: JobInfo | None, drop: str | None) -> list[crontab.Entry]:
+    """The crontab entries this server should have after adding/replacing/dropping a job."""
+    entries: dict[str, crontab.Entry] = {}
+    with session() as s:
+        for row in s.scalars(select(Job).join(Server).where(Server.name == server)):
+            if row.schedule and row.enabled and row.uid != drop:
+                entries[row.uid] = crontab.Entry(row.uid, row.schedule)
+    if replace is not None:
+        entries.pop(replace.uid, None)
+        if replace.schedule:
+            entries[replace.uid] = crontab.Entry(replace.uid, replace.schedule)
+    return list(entries.values())
+
+
+async def _deploy(remote: Remote, info: JobInfo) -> dict[str, Any]:
+    """Put the job on the server. Returns warnings; raises InputError for a timezone clash."""
+    facts = await server_facts.gather(remote)
+    server_tz = facts.get("timezone") or "UTC"
+    if info.timezone and info.schedule and schedule.zone(info.timezone).key != server_tz:
+        raise InputError(
+            "--timezone",
+            f"{info.server} runs cron in {server_tz}, not {info.timezone}",
+            f"write the schedule in {server_tz} (or leave --timezone out); cron on the server "
+            "fires in the server's own timezone",
+        )
+    d_spec, secret = destinations.load(info.destination)
+    files = _files(info, d_spec.bucket, d_spec.prefix)
+    await deploy.install_runner(remote, facts.get("runner_version"))
+    await deploy.write_job(remote, files, rclone_config(d_spec, secret, "dest"), secret=secret)
+    warnings: list[str] = []
+    scheduled = await deploy.set_schedules(remote, _server_entries(info.server, info, None))
+    if info.schedule and not scheduled:
+        warnings.append(
+            "cron is not installed on the server: only manual runs will happen "
+            f"(`ctrlops server fix {info.server} install-cron`)"
+        )
+    elif info.schedule and not facts.get("cron_running"):
+        warnings.append(
+            "the cron service is not running on the server: scheduled runs will "
+            f"not happen (`ctrlops server fix {info.server} start-cron`)"
+        )
+    return {"timezone": server_tz, "warnings": warnings}
+
+
+async def add(info: JobInfo) -> dict[str, Any]:
+    """Deploy a validated job to its server, then store it. Nothing is stored on failure."""
+    with session() as s:
+        if s.scalar(select(Job.id).where(Job.name == info.name)) is not None:
+            raise InputError("name", f"a job named {info.name!r} already exists")
+    async with servers.open_remote(info.server) as remote:
+        try:
+            result = await _deploy(remote, info)
+        except BaseException:
+            # Leave nothing half-done: the job's files go, the crontab keeps the old block.
+            with contextlib.suppress(CtrlopsError):
+                await deploy.remove_job_files(remote, info.uid)
+            raise
+    with session() as s:
+        server_id = s.scalar(select(Server.id).where(Server.name == info.server))
+        dest_id = s.scalar(select(Destination.id).where(Destination.name == info.destination))
+        assert server_id is not None and dest_id is not None
+        s.add(
+            Job(
+                name=info.name,
+                uid=info.uid,
+                server_id=server_id,
+                destination_id=dest_id,
+                sources=info.sources,
+                excludes=info.excludes,
+                prefix=info.prefix,
+                schedule=info.schedule,
+                timezone=result["timezone"],
+                mode=info.mode,
+                bwlimit=info.bwlimit,
+                options=info.options,
+                deployed_at=utcnow(),
+            )
+        )
+    return {**get(info.name).as_dict(), "warnings": result["warnings"]}
+
+
+async def redeploy(name: str, changes: JobInfo | None = None) -> dict[str, Any]:
+    """Deploy the stored job again (repairs drift), optionally with edited settings."""
+    info = changes or get(name)
+    async with servers.open_remote(info.server) as remote:
+        result = await _deploy(remote, info)
+    with session() as s:
+        row = s.scalar(select(Job).where(Job.name == name))
+        assert row is not None
+        row.sources, row.excludes, row.prefix = info.sources, info.excludes, info.prefix
+        row.schedule, row.mode, row.bwlimit = info.schedule, info.mode, info.bwlimit
+        row.options, row.timezone, row.deployed_at = info.options, result["timezone"], utcnow()
+    return {**get(name).as_dict(), "warnings": result["warnings"]}
+
+
+async def remove(name: str) -> None:
+    """Remove the job's crontab line and files from the server (the bucket keeps its data)."""
+    info = get(name)
+    async with servers.open_remote(info.server) as remote:
+        await deploy.set_schedules(remote, _server_entries(info.server, None, info.uid))
+        await deploy.remove_job_files(remote, info.uid)
+    with session() as s:
+        row = s.scalar(select(Job).where(Job.name == name))
+        if row is not None:
+            s.delete(row)
+
+
+async def _runner(remote: Remote, *args: str, timeout: float = 60) -> str:
+    # cron's PATH, so that Run Now finds exactly the rclone a scheduled run finds.
+    command = f'PATH={layout.CRON_PATH}; export PATH; exec "{RUNNER}" "$@"'
+    result = await execute(remote, ["sh", "-c", command, "ctrlops-run", *args], timeout=timeout)
+    return result.stdout
+
+
+async def _log_tail(remote: Remote, uid: str, run_id: str, size: int = LOG_TAIL) -> str:
+    path = f"{layout.job_dir(uid)}/runs/{run_id}/rclone.log"
+    result = await execute(
+        remote,
+        ["sh", "-c", 'tail -c "$1" "$HOME/$2" 2>/dev/null || true', "tail", str(size), path],
+        timeout=60,
+    )
+    return result.stdout
+
+
+async def _interpret(remote: Remote, uid: str, record: RunRecord, provider: str) -> dict[str, Any]:
+    """Return the run as a user sees it: state, counts and diagnosis, from its log."""
+    diagnosis = None
+    if record.state in (records.SUCCESS, records.FAILED, records.KILLED, records.RUNNING):
+        text = await _log_tail(remote, uid, record.run_id)
+        code = record.exit_code if record.state != records.RUNNING else None
+        if record.state == records.KILLED:
+            code = 143
+        diagnosis = explain_log(text, exit_code=code, provider=provider)
+    state, diag = records.user_state(record, diagnosis)
+    st = diagnosis.stats if diagnosis else None
+    return {
+        **records.record_dict(record),
+        "state": state,
+        "files_transferred": st.transfers if st else 0,
+        "bytes_transferred": st.bytes if st else 0,
+        "checks": st.checks if st else 0,
+        "errors": st.errors if st else 0,
+        "elapsed": st.elapsed if st else None,
+        "diagnosis": diag or None,
+    }
+
+
+def _cache(job_name: str, runs: list[dict[str, Any]]) -> None:
+    with session() as s:
+        job = s.scalar(select(Job).where(Job.name == job_name))
+        if job is None:
+            return
+        known = {r.run_id: r for r in job.runs}
+        for run in runs:
+            row = known.get(run["id"]) or Run(job_id=job.id, run_id=run["id"])
+            row.state, row.trigger = run["state"], run["trigger"]
+            row.started = datetime.fromisoformat(run["started"]) if run["started"] else None
+            row.finished = datetime.fromisoformat(run["finished"]) if run["finished"] else None
+            row.exit_code = run["exit_code"]
+            row.files_transferred, row.bytes_transferred = (
+                run["files_transferred"],
+                run["bytes_transferred"],
+            )
+            row.checks, row.errors = run["checks"], run["errors"]
+            row.diagnosis = run["diagnosis"] or {}
+            s.add(row)
+
+
+async def _records(remote: Remote, uid: str, last: int = 0) -> list[RunRecord]:
+    return records.parse_status(await _runner(remote, "status", uid, str(last)))
+
+
+async def status(name: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """Return the job's last run (read from the server), next runs and missed runs."""
+    info = get(name)
+    provider = destinations.show(info.destination)["provider"]
+    now = now or datetime.now(UTC)
+    async with servers.open_remote(info.server) as remote:
+        recs = await _records(remote, info.uid)
+        last = await _interpret(remote, info.uid, recs[-1], provider) if recs else None
+        missed: list[datetime] = []
+        reasons: list[str] = []
+        if info.schedule and info.deployed_at:
+            since = max(info.deployed_at.replace(tzinfo=UTC), now - MISSED_LOOKBACK)
+            missed = records.find_missed(
+                info.schedule,
+                info.timezone or "UTC",
+                recs,
+                since=since,
+                now=now,
+                grace=MISSED_GRACE,
+            )
+            if missed:
+                reasons = await _missed_reasons(remote, info, missed)
+    if last is not None:
+        _cache(name, [last])
+    tz = info.timezone or "UTC"
+    return {
+        "job": name,
+        "server": info.server,
+        "schedule": info.schedule,
+        "schedule_text": schedule.describe(info.schedule) if info.schedule else "manual only",
+        "timezone": tz,
+        "next_run": (
+            schedule.next_runs(info.schedule, tz, now, 1)[0].isoformat() if info.schedule else None
+        ),
+        "missed": [m.isoformat() for m in missed],
+        "missed_reasons": reasons,
+        "last_run": last,
+    }
+
+
+async def _missed_reasons(remote: Remote, info: JobInfo, missed: list[datetime]) -> list[str]:
+    """Name what the server shows that explains runs that never started."""
+    facts = await server_facts.gather(remote)
+    out: list[str] = []
+    if not facts.get("crontab") or not facts.get("cron_daemon"):
+        out.append("cron is not installed on the server")
+    elif not facts.get("cron_running"):
+        out.append("the cron service is not running on the server")
+    state = await deploy.read_crontab(remote)
+    block = crontab.parse_block(state.text)
+    if block is None or info.uid not in {e.uid for e in block.entries}:
+        out.append("the job's crontab line is missing (fix: `ctrlops job deploy NAME`)")
+    elif block.drifted:
+        out.append("the ctrlops crontab block was edited by hand: " + "; ".join(block.problems))
+    uptime = facts.get("uptime")
+    if isinstance(uptime, float):
+        booted = datetime.now(UTC) - timedelta(seconds=uptime)
+        if any(m < booted for m in missed):
+            out.append(f"the server was down or rebooting (up since {booted:%Y-%m-%d %H:%M} UTC)")
+    if not out:
+        out.append(
+            "cron started nothing and left no record: check the system log for "
+            "cron errors (`journalctl -u cron` or /var/log/syslog)"
+        )
+    return out
+
+
+async def run_now(name: str, *, wait: bool = False, timeout: float = 6 * 3600) -> dict[str, Any]:
+    """Start a run on the server, detached (it survives a dropped connection).
+
+    Returns the run (finished when ``wait``). Raises CtrlopsError when it cannot start.
+    """
+    info = get(name)
+    provider = destinations.show(info.destination)["provider"]
+    async with servers.open_remote(info.server) as remote:
+        run_id = (await _runner(remote, "detach", info.uid, "manual")).strip().splitlines()[-1]
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            recs = [r for r in await _records(remote, info.uid, 20) if r.run_id == run_id]
+            record = recs[0] if recs else None
+            if record is None:
+                raise CtrlopsError(
+                    f"the run {run_id} left no record on {info.server}",
+                    "check free disk space in ~/.ctrlops on the server",
+                )
+            if not wait or record.state != records.RUNNING or record.alive is False:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(1)
+        run = await _interpret(remote, info.uid, record, provider)
+    _cache(name, [run])
+    return run
+
+
+async def kill(name: str) -> dict[str, Any]:
+    """Kill the running run's whole process group; returns the run as recorded."""
+    info = get(name)
+    provider = destinations.show(info.destination)["provider"]
+    async with servers.open_remote(info.server) as remote:
+        before = [r for r in await _records(remote, info.uid, 5) if r.state == records.RUNNING]
+        if not before:
+            raise CtrlopsError(f"{name} has no run in progress", "", category="input")
+        await _runner(remote, "kill", info.uid, timeout=60)
+        recs = {r.run_id: r for r in await _records(remote, info.uid, 5)}
+        run = await _interpret(remote, info.uid, recs[before[-1].run_id], provider)
+    _cache(name, [run])
+    return run
+
+
+async def log(name: str, run_id: str | None = None, *, size: int = LOG_TAIL) -> dict[str, Any]:
+    """Return the tail of a run's rclone log (the last run by default) and its run id."""
+    info = get(name)
+    async with servers.open_remote(info.server) as remote:
+        if run_id is None:
+            recs = await _records(remote, info.uid, 1)
+            if not recs:
+                raise CtrlopsError(f"{name} has not run yet", f"start it: `ctrlops job run {name}`")
+            run_id = recs[-1].run_id
+        elif not re.fullmatch(r"[0-9TZ]+-[0-9]+", run_id):
+            raise InputError("--run", f"{run_id!r} is not a run id")
+        text = await _log_tail(remote, info.uid, run_id, size)
+    return {"job": name, "run": run_id, "log": text}
+
+
+async def explain(name: str, run_id: str | None = None) -> dict[str, Any]:
+    """Return the diagnosis of a run (the last one by default) with its log tail."""
+    info = get(name)
+    provider = destinations.show(info.destination)["provider"]
+    async with servers.open_remote(info.server) as remote:
+        recs = await _records(remote, info.uid)
+        if run_id is not None:
+            recs = [r for r in recs if r.run_id == run_id]
+        if not recs:
+            raise (
+                InputError("--run", f"no run {run_id!r} of {name}")
+                if run_id
+                else CtrlopsError(f"{name} has not run yet", f"start it: `ctrlops job run {name}`")
+            )
+        run = await _interpret(remote, info.uid, recs[-1], provider)
+        text = await _log_tail(remote, info.uid, recs[-1].run_id)
+    return {"job": name, "run": run, "log_tail": text}
