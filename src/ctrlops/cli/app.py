@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 
 import typer
 
 from ctrlops import __version__
 from ctrlops.cli import destinations, jobs, servers
 from ctrlops.cli.explain import explain
+from ctrlops.cli.output import console, handle_errors, run
 
 app = typer.Typer(
     name="ctrlops",
@@ -42,6 +44,51 @@ app.add_typer(servers.app, name="server")
 app.add_typer(destinations.app, name="dest")
 app.add_typer(jobs.app, name="job")
 app.command("explain")(explain)
+
+
+@app.command("demo")
+@handle_errors
+def demo(
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Keep the local S3 running."),
+) -> None:
+    """Embedded demo: local S3 + this machine + a sample job, backed up for real."""
+    from ctrlops.services import demo as demo_service
+
+    s3 = demo_service.start_s3()
+    try:
+        result = run(demo_service.prepare(s3))
+        console.print(
+            f"[bold]local S3[/] at {s3.endpoint} (data in {s3.data_dir})", highlight=False
+        )
+        check = result["server"]
+        console.print(
+            f"[bold]server[/] {demo_service.SERVER}: "
+            + ("reachable" if check["ok"] else check["cause"]),
+            highlight=False,
+        )
+        for b in check["banners"]:
+            console.print(f"  [yellow]! {b['text']}[/] ({b['evidence']})", highlight=False)
+        t = result["test"]
+        console.print(
+            f"[bold]Test Connection[/] {demo_service.DEST}: "
+            + ("ok" if t["ok"] else f"{t['category']}: {t['cause']}"),
+            highlight=False,
+        )
+        r = result["run"]
+        console.print(
+            f"[bold]backup[/] {demo_service.JOB}: {r['state']}, "
+            f"{r['files_transferred']} files copied, {r['checks']} checked",
+            highlight=False,
+        )
+        console.print(
+            "try: ctrlops job status demo-backup | ctrlops job log demo-backup | "
+            "ctrlops server check this-machine"
+        )
+        if wait:
+            console.print("the local S3 server runs until you press Ctrl-C")
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        s3.stop()
 
 
 def main() -> None:

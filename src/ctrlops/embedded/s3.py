@@ -59,6 +59,32 @@ class LocalS3:
         self.ro = Identity("CTRLOPSRO" + secrets.token_hex(6).upper(), secrets.token_hex(20))
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def persistent(cls, data_dir: Path) -> LocalS3:
+        """A server that keeps its credentials (and, when free, its port) across starts."""
+        server = cls(data_dir)
+        saved = data_dir / "identities.json"
+        try:
+            data = json.loads(saved.read_text())
+            server.rw, server.ro = Identity(*data["rw"]), Identity(*data["ro"])
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", int(data["port"]))) != 0:
+                    server.port = int(data["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(
+                {
+                    "rw": [server.rw.access_key_id, server.rw.secret_access_key],
+                    "ro": [server.ro.access_key_id, server.ro.secret_access_key],
+                    "port": server.port,
+                },
+                f,
+            )
+        return server
+
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -132,6 +158,26 @@ class LocalS3:
         except OSError:
             return False
         return True
+
+    def make_bucket(self, name: str) -> None:
+        """Create bucket ``name`` (no error if it exists), with the read-write identity."""
+        rclone = Path(sys.executable).parent / "rclone"
+        env = {
+            **os.environ,
+            # Through the environment of a child of ours, never its command line.
+            "RCLONE_CONFIG": os.devnull,
+            "RCLONE_CONFIG_LOCALS3_TYPE": "s3",
+            "RCLONE_CONFIG_LOCALS3_PROVIDER": "SeaweedFS",
+            "RCLONE_CONFIG_LOCALS3_ENDPOINT": self.endpoint,
+            "RCLONE_CONFIG_LOCALS3_ACCESS_KEY_ID": self.rw.access_key_id,
+            "RCLONE_CONFIG_LOCALS3_SECRET_ACCESS_KEY": self.rw.secret_access_key,
+        }
+        subprocess.run(
+            [str(rclone if rclone.exists() else "rclone"), "mkdir", f"locals3:{name}"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
     def pause(self) -> None:
         """Freeze the server (SIGSTOP), as a hung storage endpoint looks to a client."""
