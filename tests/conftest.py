@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.home",
     "tests.support.users",
     "tests.support.jobs",
+    "tests.support.fake_ai",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ctrlops.cli.explain import render_diagnosis
+from ctrlops.cli.explain import render_ai, render_diagnosis
 from ctrlops.cli.output import JsonOpt, console, handle_errors, print_json, run
 from ctrlops.services import jobs
 
@@ -251,11 +251,14 @@ def kill(name: str, as_json: bool = JsonOpt) -> None:
 def explain(
     name: str,
     run_id: str | None = typer.Option(None, "--run", help="Run id (default: the last)."),
+    ask_ai: bool = typer.Option(False, "--ai", help="Also ask the configured AI model."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Explain a run's outcome in plain words, with the evidence from its log."""
-    result = run(jobs.explain(name, run_id))
+    result = run(jobs.explain(name, run_id, ask_ai=ask_ai))
     if as_json:
-        print_json({"job": name, "run": result["run"]})
+        print_json({"job": name, "run": result["run"], "ai": result.get("ai")})
         return
     _render_run(result["run"])
+    if result.get("ai") is not None:
+        render_ai(result["ai"])

@@ -499,8 +499,12 @@ async def log(name: str, run_id: str | None = None, *, size: int = LOG_TAIL) -> 
     return {"job": name, "run": run_id, "log": text}
 
 
-async def explain(name: str, run_id: str | None = None) -> dict[str, Any]:
-    """Return the diagnosis of a run (the last one by default) with its log tail."""
+async def explain(name: str, run_id: str | None = None, *, ask_ai: bool = False) -> dict[str, Any]:
+    """Return the diagnosis of a run (the last one by default) with its log tail.
+
+    With ``ask_ai``, also the configured model's answer (``"ai"``); the offline diagnosis
+    stands whatever the model does.
+    """
     info = get(name)
     provider = destinations.show(info.destination)["provider"]
     async with servers.open_remote(info.server) as remote:
@@ -515,4 +519,18 @@ async def explain(name: str, run_id: str | None = None) -> dict[str, Any]:
             )
         run = await _interpret(remote, info.uid, recs[-1], provider)
         text = await _log_tail(remote, info.uid, recs[-1].run_id)
-    return {"job": name, "run": run, "log_tail": text}
+        facts = server_facts.parse("") if not ask_ai else await server_facts.gather(remote)
+    result: dict[str, Any] = {"job": name, "run": run, "log_tail": text}
+    if ask_ai:
+        from ctrlops.services import ai
+
+        context = {
+            "provider": provider,
+            "mode": info.mode,
+            "schedule": info.schedule,
+            "server_os": facts.get("os"),
+            "state": run["state"],
+        }
+        offline = run["diagnosis"] or {"category": "ok", "cause": "no failure in the log"}
+        result["ai"] = (await ai.explain(text, context, offline))["ai"]
+    return result
