@@ -8,8 +8,9 @@ aware UTC datetimes. "Now" is always passed in.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -121,22 +122,19 @@ def expected_runs(
     """Return the run times in ``(since, until]`` in ascending aware UTC, at most ``limit``.
 
     When more fall in the window only the latest ``limit`` are returned: they are the
-    ones a missed-run check cares about, and walking backwards from ``until`` keeps the
-    cost bounded however long the window. Raises like :func:`next_runs`.
+    ones a missed-run check cares about. The walk goes forward from ``since``, as cron
+    does: on a DST fall-back day a time in the repeated hour counts once, at its first
+    occurrence (walking backwards would find the second one instead). Raises like
+    :func:`next_runs`.
     """
     _aware("since", since)
     _aware("until", until)
-    runs: list[datetime] = []
     if until <= since or limit <= 0:
-        return runs
-    # Walking backwards yields times strictly before the start, so start just after until.
-    start = until.replace(microsecond=0) + timedelta(seconds=1)
-    for when in _iter(expr, tz, start, reverse=True):
-        if when <= since:
+        return []
+    runs: deque[datetime] = deque(maxlen=limit)
+    for when in _iter(expr, tz, since, reverse=False):
+        if when > until:
             break
-        if when <= until:
+        if when > since:
             runs.append(when)
-        if len(runs) == limit:
-            break
-    runs.reverse()
-    return runs
+    return list(runs)

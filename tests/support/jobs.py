@@ -30,10 +30,13 @@ class Bed:
     sshd: SSHBed
     s3: LocalS3
 
+    root: Path
+
     def tree(self, name: str | None = None) -> Path:
-        """A new directory in the server user's home, owned by that user."""
-        path = self.sshd.home / (name or f"data-{secrets.token_hex(4)}")
+        """A new directory in the server user's home, owned by that user (removed after)."""
+        path = self.root / (name or f"data-{secrets.token_hex(4)}")
         path.mkdir(parents=True)
+        chown(self.root, self.sshd.user)
         chown(path, self.sshd.user)
         return path
 
@@ -90,7 +93,9 @@ def bed(sshd: SSHBed, s3: LocalS3, bucket: str, server_rclone: Path) -> Iterator
         ),
         s3.rw.secret_access_key,
     )
-    yield Bed("web1", "store", bucket, sshd, s3)
+    root = sshd.home / f"t-{secrets.token_hex(4)}"
+    yield Bed("web1", "store", bucket, sshd, s3, root)
+    shutil.rmtree(root, ignore_errors=True)
     # Leave the user's crontab empty for the next test.
     subprocess.run(["crontab", "-r", "-u", sshd.user], capture_output=True, check=False)
     jobs_dir = sshd.home / ".ctrlops" / "jobs"

@@ -130,3 +130,12 @@ def test_it_agrees_between_expected_and_next_runs_across_dst(
     until = since + timedelta(hours=hours)
     forward = [r for r in schedule.next_runs(expr, ZoneInfo(tz), since, 1000) if r <= until]
     assert schedule.expected_runs(expr, tz, since, until, 1000) == forward
+
+
+def test_it_expects_a_run_in_the_repeated_dst_hour_at_its_first_occurrence() -> None:
+    # 02:30 happens twice in Berlin on 2024-10-27 (00:30 and 01:30 UTC); cron runs it once.
+    since = datetime(2024, 10, 27, 0, 0, tzinfo=UTC)
+    until = datetime(2024, 10, 27, 1, 0, tzinfo=UTC)
+    assert schedule.expected_runs("30 2 * * *", "Europe/Berlin", since, until) == [
+        datetime(2024, 10, 27, 0, 30, tzinfo=UTC)
+    ]
