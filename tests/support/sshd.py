@@ -21,7 +21,9 @@ import pytest
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 IS_ROOT = os.geteuid() == 0
-TEST_USER = "ctrlops-t1"
+# One user per test session: concurrent sessions on one machine (a developer's and CI's)
+# must not overwrite each other's authorized_keys, crontab or processes.
+TEST_USER = f"ctrlops-t{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -150,5 +152,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHBed]:
     yield SSHBed("127.0.0.1", port, user, key, other, host_pubkey, home, log, proc)
     proc.terminate()
     proc.wait(10)
-    if IS_ROOT:  # leave nothing running as the test user
+    if IS_ROOT:  # leave nothing running, and no user, behind
         subprocess.run(["pkill", "-KILL", "-u", user], check=False)
+        subprocess.run(["crontab", "-r", "-u", user], capture_output=True, check=False)
+        subprocess.run(["userdel", "--remove", "--force", user], capture_output=True, check=False)

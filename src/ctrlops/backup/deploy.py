@@ -8,7 +8,7 @@ planes deploying at once retry instead of dropping each other's lines).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ctrlops.errors import CtrlopsError, RemoteCommandError
@@ -104,15 +104,17 @@ async def remove_job_files(remote: Remote, uid: str) -> None:
     )
 
 
-async def set_schedules(remote: Remote, entries: Iterable[crontab.Entry]) -> bool:
-    """Make the managed crontab block hold exactly ``entries``.
+async def set_schedules(remote: Remote, entries: Callable[[], Iterable[crontab.Entry]]) -> bool:
+    """Make the managed crontab block hold exactly what ``entries()`` returns.
 
-    Returns False when the server has no crontab binary (scheduled runs cannot happen;
-    the cron banner says so). Everything outside the block is kept byte for byte.
-    Raises CtrlopsError when the crontab keeps changing under us.
+    ``entries`` is asked again on every attempt: when another deploy changed the crontab
+    in between, its job is in the store by then and so stays in the block. Returns False
+    when the server has no crontab binary (scheduled runs cannot happen; the cron banner
+    says so). Everything outside the block is kept byte for byte. Raises CtrlopsError when
+    the crontab keeps changing under us.
     """
-    block = crontab.render_block(sorted(entries, key=lambda e: e.uid))
     for _ in range(CRONTAB_RETRIES):
+        block = crontab.render_block(sorted(entries(), key=lambda e: e.uid))
         state = await read_crontab(remote)
         if not state.installed:
             return False

@@ -71,6 +71,9 @@ def add(
     exclude: list[str] | None = Excludes,
     mode: str = typer.Option("copy", "--mode", help="copy, or mirror (keeps old versions)."),
     bwlimit: str | None = typer.Option(None, "--bwlimit", help="e.g. 10M (bytes/s)."),
+    stall_minutes: float = typer.Option(
+        10, "--stall-minutes", min=0.05, help="No progress this long = stalled."
+    ),
     stats_interval: str = typer.Option("10s", "--stats-interval", hidden=True),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -86,7 +89,7 @@ def add(
         excludes=exclude or [],
         mode=mode,
         bwlimit=bwlimit,
-        options={"stats_interval": stats_interval},
+        options={"stats_interval": stats_interval, "stall_seconds": stall_minutes * 60},
     )
     result = run(jobs.add(info))
     if as_json:

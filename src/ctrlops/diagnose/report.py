@@ -93,7 +93,11 @@ class Diagnosis:
 
 
 def explain_log(
-    text: str, *, exit_code: int | None = None, provider: str | None = None
+    text: str,
+    *,
+    exit_code: int | None = None,
+    provider: str | None = None,
+    stall_window: float = STALL_WINDOW,
 ) -> Diagnosis:
     """Return the diagnosis of an rclone log. Never raises (unreadable input -> ``other``).
 
@@ -101,7 +105,7 @@ def explain_log(
     ``provider`` (``aws``, ``r2``, ``b2``, ...) refines the fix text.
     """
     try:
-        return _diagnose(parse_log(text), exit_code, provider)
+        return _diagnose(parse_log(text), exit_code, provider, stall_window)
     except Exception:  # contract: a diagnosis never crashes on a log
         return Diagnosis("other", "the log could not be read", _VIEW_LOG)
 
@@ -171,7 +175,7 @@ def _run_failed(log: ParsedLog, findings: list[Finding], exit_code: int | None) 
     return unrecovered or raw_failures
 
 
-def _stalled(log: ParsedLog, exit_code: int | None) -> Diagnosis | None:
+def _stalled(log: ParsedLog, exit_code: int | None, window: float) -> Diagnosis | None:
     """Return a stall diagnosis when a still-running log shows no progress for the window."""
     hist = log.stats_history
     if exit_code is not None or len(hist) < 2 or not log.lines:
@@ -182,7 +186,7 @@ def _stalled(log: ParsedLog, exit_code: int | None) -> Diagnosis | None:
     unfinished = last.total_bytes is None or last.bytes < last.total_bytes
     same = [s for s in hist if s.bytes == last.bytes and s.elapsed is not None]
     since = min(s.elapsed for s in same if s.elapsed is not None)
-    if not unfinished or last.elapsed - since < STALL_WINDOW:
+    if not unfinished or last.elapsed - since < window:
         return None
     minutes = int((last.elapsed - since) // 60)
     return Diagnosis(
@@ -223,7 +227,9 @@ def _evidence(*groups: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(out[:MAX_EVIDENCE])
 
 
-def _diagnose(log: ParsedLog, exit_code: int | None, provider: str | None) -> Diagnosis:
+def _diagnose(
+    log: ParsedLog, exit_code: int | None, provider: str | None, stall_window: float
+) -> Diagnosis:
     findings = _findings(log, provider)
     stats = log.stats
     paths = _failed_paths(log.lines)
@@ -261,7 +267,7 @@ def _diagnose(log: ParsedLog, exit_code: int | None, provider: str | None) -> Di
             + (f" (rclone exited {exit_code})" if exit_code is not None else ""),
             "paste the whole rclone log (View Log -> copy) or run the job again with -v",
         )
-    stall = _stalled(log, exit_code)
+    stall = _stalled(log, exit_code, stall_window)
     if stall is not None:
         return stall
 

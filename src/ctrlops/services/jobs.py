@@ -202,12 +202,13 @@ def spec(
     )
 
 
-def _server_entries(server: str, replace: JobInfo | None, drop: str | None) -> list[crontab.Entry]:
-    """The crontab entries this server should have after adding/replacing/dropping a job."""
+def _server_entries(server: str, replace: JobInfo | None = None) -> list[crontab.Entry]:
+    """The crontab entries the server should have: every enabled scheduled job of it in the
+    store (including one whose first deploy is under way), with ``replace`` as edited."""
     entries: dict[str, crontab.Entry] = {}
     with session() as s:
         for row in s.scalars(select(Job).join(Server).where(Server.name == server)):
-            if row.schedule and row.enabled and row.uid != drop:
+            if row.schedule and row.enabled:
                 entries[row.uid] = crontab.Entry(row.uid, row.schedule)
     if replace is not None:
         entries.pop(replace.uid, None)
@@ -232,7 +233,7 @@ async def _deploy(remote: Remote, info: JobInfo) -> dict[str, Any]:
     await deploy.install_runner(remote, facts.get("runner_version"))
     await deploy.write_job(remote, files, rclone_config(d_spec, secret, "dest"), secret=secret)
     warnings: list[str] = []
-    scheduled = await deploy.set_schedules(remote, _server_entries(info.server, info, None))
+    scheduled = await deploy.set_schedules(remote, lambda: _server_entries(info.server, info))
     if info.schedule and not scheduled:
         warnings.append(
             "cron is not installed on the server: only manual runs will happen "
@@ -247,21 +248,17 @@ async def _deploy(remote: Remote, info: JobInfo) -> dict[str, Any]:
 
 
 async def add(info: JobInfo) -> dict[str, Any]:
-    """Deploy a validated job to its server, then store it. Nothing is stored on failure."""
-    with session() as s:
-        if s.scalar(select(Job.id).where(Job.name == info.name)) is not None:
-            raise InputError("name", f"a job named {info.name!r} already exists")
-    async with servers.open_remote(info.server) as remote:
-        try:
-            result = await _deploy(remote, info)
-        except BaseException:
-            # Leave nothing half-done: the job's files go, the crontab keeps the old block.
-            with contextlib.suppress(CtrlopsError):
-                await deploy.remove_job_files(remote, info.uid)
-            raise
+    """Store a validated job, deploy it to its server, and keep it only if that worked.
+
+    The row goes in first (not yet deployed), so a deploy of another job to the same
+    server at the same moment keeps this job's crontab line. On failure the row, the
+    job's files and its crontab line are removed again: nothing half-done is left.
+    """
     with session() as s:
         server_id = s.scalar(select(Server.id).where(Server.name == info.server))
         dest_id = s.scalar(select(Destination.id).where(Destination.name == info.destination))
+        if s.scalar(select(Job.id).where(Job.name == info.name)) is not None:
+            raise InputError("name", f"a job named {info.name!r} already exists")
         assert server_id is not None and dest_id is not None
         s.add(
             Job(
@@ -273,14 +270,37 @@ async def add(info: JobInfo) -> dict[str, Any]:
                 excludes=info.excludes,
                 prefix=info.prefix,
                 schedule=info.schedule,
-                timezone=result["timezone"],
+                timezone=info.timezone,
                 mode=info.mode,
                 bwlimit=info.bwlimit,
                 options=info.options,
-                deployed_at=utcnow(),
             )
         )
+    try:
+        async with servers.open_remote(info.server) as remote:
+            try:
+                result = await _deploy(remote, info)
+            except BaseException:
+                _delete(info.name)
+                with contextlib.suppress(CtrlopsError):
+                    await deploy.set_schedules(remote, lambda: _server_entries(info.server))
+                    await deploy.remove_job_files(remote, info.uid)
+                raise
+    except BaseException:
+        _delete(info.name)  # the server could not even be reached
+        raise
+    with session() as s:
+        row = s.scalar(select(Job).where(Job.name == info.name))
+        assert row is not None
+        row.timezone, row.deployed_at = result["timezone"], utcnow()
     return {**get(info.name).as_dict(), "warnings": result["warnings"]}
+
+
+def _delete(name: str) -> None:
+    with session() as s:
+        row = s.scalar(select(Job).where(Job.name == name))
+        if row is not None:
+            s.delete(row)
 
 
 async def redeploy(name: str, changes: JobInfo | None = None) -> dict[str, Any]:
@@ -300,13 +320,15 @@ async def redeploy(name: str, changes: JobInfo | None = None) -> dict[str, Any]:
 async def remove(name: str) -> None:
     """Remove the job's crontab line and files from the server (the bucket keeps its data)."""
     info = get(name)
-    async with servers.open_remote(info.server) as remote:
-        await deploy.set_schedules(remote, _server_entries(info.server, None, info.uid))
-        await deploy.remove_job_files(remote, info.uid)
+    # Disabled first: a concurrent deploy to the same server then leaves its line out too.
     with session() as s:
         row = s.scalar(select(Job).where(Job.name == name))
         if row is not None:
-            s.delete(row)
+            row.enabled = False
+    async with servers.open_remote(info.server) as remote:
+        await deploy.set_schedules(remote, lambda: _server_entries(info.server))
+        await deploy.remove_job_files(remote, info.uid)
+    _delete(name)
 
 
 async def _runner(remote: Remote, *args: str, timeout: float = 60) -> str:
@@ -326,7 +348,9 @@ async def _log_tail(remote: Remote, uid: str, run_id: str, size: int = LOG_TAIL)
     return result.stdout
 
 
-async def _interpret(remote: Remote, uid: str, record: RunRecord, provider: str) -> dict[str, Any]:
+async def _interpret(
+    remote: Remote, uid: str, record: RunRecord, provider: str, stall_window: float = 600
+) -> dict[str, Any]:
     """Return the run as a user sees it: state, counts and diagnosis, from its log."""
     diagnosis = None
     if record.state in (records.SUCCESS, records.FAILED, records.KILLED, records.RUNNING):
@@ -334,7 +358,7 @@ async def _interpret(remote: Remote, uid: str, record: RunRecord, provider: str)
         code = record.exit_code if record.state != records.RUNNING else None
         if record.state == records.KILLED:
             code = 143
-        diagnosis = explain_log(text, exit_code=code, provider=provider)
+        diagnosis = explain_log(text, exit_code=code, provider=provider, stall_window=stall_window)
     state, diag = records.user_state(record, diagnosis)
     st = diagnosis.stats if diagnosis else None
     return {
@@ -381,7 +405,8 @@ async def status(name: str, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     async with servers.open_remote(info.server) as remote:
         recs = await _records(remote, info.uid)
-        last = await _interpret(remote, info.uid, recs[-1], provider) if recs else None
+        window = float(info.options.get("stall_seconds", 600))
+        last = await _interpret(remote, info.uid, recs[-1], provider, window) if recs else None
         missed: list[datetime] = []
         reasons: list[str] = []
         if info.schedule and info.deployed_at:
