@@ -74,7 +74,9 @@ async def write_job(remote: Remote, job: JobFiles, rclone_conf: str, *, secret: 
         [
             "sh",
             "-c",
-            'umask 077; mkdir -p "$HOME/$1/runs" && chmod 700 "$HOME/$1"',
+            # Whoever created ~/.ctrlops (an rclone upload, by hand), it holds credentials.
+            'umask 077; mkdir -p "$HOME/$1/runs" && chmod 700 "$HOME/.ctrlops" '
+            '"$HOME/.ctrlops/jobs" "$HOME/$1"',
             "mkdir",
             layout.job_dir(job.uid),
         ],

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ctrlops.cli.explain import render_ai, render_diagnosis
 from ctrlops.cli.output import JsonOpt, console, handle_errors, print_json, run
+from ctrlops.rclone.output import parse_log
 from ctrlops.services import jobs
 
 app = typer.Typer(help="Backup jobs: what to back up, where, and when.", no_args_is_help=True)
@@ -213,6 +214,24 @@ def run_(
         raise typer.Exit(1)
 
 
+def readable(text: str) -> str:
+    """rclone's JSON log lines as people read them: time, level, object: message."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            out.append(line)
+            continue
+        parsed = parse_log(line).lines
+        if not parsed or not parsed[0].level:
+            out.append(line)
+            continue
+        entry = parsed[0]
+        when = (entry.time or "")[:19].replace("T", " ")
+        body = entry.message.strip("\n")
+        out.append(f"{when} {entry.level.upper():<6} {body}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
 @app.command("log")
 @handle_errors
 def log(
@@ -226,7 +245,7 @@ def log(
     if as_json:
         print_json(result)
         return
-    typer.echo(result["log"], nl=False)
+    typer.echo(readable(result["log"]), nl=False)
     seen = result["log"]
     while follow:
         time.sleep(2)
@@ -235,7 +254,7 @@ def log(
         overlap = now.rfind(seen[-4096:]) if seen else -1
         fresh = now[overlap + len(seen[-4096:]) :] if overlap >= 0 else now
         if fresh:
-            typer.echo(fresh, nl=False)
+            typer.echo(readable(fresh), nl=False)
             seen = now
         if run(jobs.status(name))["last_run"]["state"] != "running":
             break

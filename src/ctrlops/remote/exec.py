@@ -67,7 +67,8 @@ set -eu
 target=$1 mode=$2
 case $target in "~/"*) target=$HOME/${target#"~/"} ;; esac
 dir=$(dirname -- "$target")
-mkdir -p -- "$dir"
+# Directories ctrlops creates are private (0700): some hold credentials.
+(umask 077 && mkdir -p -- "$dir")
 tmp=$(mktemp "$dir/.ctrlops-tmp.XXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
 chmod "$mode" "$tmp"
