@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,19 +11,9 @@ from typing import Any
 import pytest
 
 from ctrlops.errors import InputError
-from ctrlops.services import jobs, servers
-from tests.support.jobs import Bed, chown
+from ctrlops.services import jobs
+from tests.support.jobs import Bed, chown, run
 from tests.support.sshd import IS_ROOT
-
-
-def run(coro: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await coro
-        finally:
-            await servers.close_all()
-
-    return asyncio.run(main())
 
 
 def add(bed: Bed, name: str, sources: list[Path | str], **kw: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import subprocess
 import time
@@ -10,19 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ctrlops.runner import crontab, script
-from ctrlops.services import jobs, servers
+from ctrlops.services import jobs
 from tests.support.cli import CTRLOPS, ctrlops
-from tests.support.jobs import Bed, chown
-
-
-def run(coro: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await coro
-        finally:
-            await servers.close_all()
-
-    return asyncio.run(main())
+from tests.support.jobs import Bed, chown, run
 
 
 def add(bed: Bed, name: str, src: Path, **kw: Any) -> None:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
-from ctrlops.services import destinations, jobs, servers
-from tests.support.jobs import Bed, chown
-
-
-def run(coro: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await coro
-        finally:
-            await servers.close_all()
-
-    return asyncio.run(main())
+from ctrlops.services import destinations, jobs
+from tests.support.jobs import Bed, chown, run
 
 
 def files_containing(root: Path, needle: bytes) -> list[Path]:

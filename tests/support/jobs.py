@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,6 +22,8 @@ from ctrlops.server.spec import parse_spec
 from ctrlops.services import destinations, servers
 from tests.support.s3 import RCLONE, rclone_env
 from tests.support.sshd import IS_ROOT, SSHBed
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,18 @@ class Bed:
             for p in listing.splitlines()
             if p
         }
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a service coroutine as a CLI command does: its connections closed afterwards."""
+
+    async def main() -> T:
+        try:
+            return await coro
+        finally:
+            await servers.close_all()
+
+    return asyncio.run(main())
 
 
 def chown(path: Path, user: str) -> None:
