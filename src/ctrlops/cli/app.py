@@ -9,7 +9,7 @@ import signal
 import typer
 
 from ctrlops import __version__
-from ctrlops.cli import ai, destinations, jobs, servers
+from ctrlops.cli import ai, alerts, destinations, jobs, servers
 from ctrlops.cli.explain import explain
 from ctrlops.cli.output import console, handle_errors, run
 
@@ -44,6 +44,7 @@ app.add_typer(servers.app, name="server")
 app.add_typer(destinations.app, name="dest")
 app.add_typer(jobs.app, name="job")
 app.add_typer(ai.app, name="ai")
+app.add_typer(alerts.app, name="alert")
 app.command("explain")(explain)
 
 

@@ -1,0 +1,1 @@
+"""Alerts: when a job's state changes for the worse (or recovers), tell someone."""
