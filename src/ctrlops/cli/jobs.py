@@ -76,6 +76,9 @@ def add(
         10, "--stall-minutes", min=0.05, help="No progress this long = stalled."
     ),
     stats_interval: str = typer.Option("10s", "--stats-interval", hidden=True),
+    ping_url: str | None = typer.Option(
+        None, "--ping-url", help="healthchecks.io-style URL the server pings itself."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a job and deploy it (runner, files, crontab line) to its server."""
@@ -90,7 +93,11 @@ def add(
         excludes=exclude or [],
         mode=mode,
         bwlimit=bwlimit,
-        options={"stats_interval": stats_interval, "stall_seconds": stall_minutes * 60},
+        options={
+            "stats_interval": stats_interval,
+            "stall_seconds": stall_minutes * 60,
+            "ping_url": ping_url,
+        },
     )
     result = run(jobs.add(info))
     if as_json:

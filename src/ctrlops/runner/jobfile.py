@@ -25,6 +25,8 @@ _BUCKET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 # rclone durations: "30s", "1m30s", "500ms".
 _DURATION_RE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|ms|s|m|h))+")
 _LINE_BREAKS = ("\n", "\r", "\x00")
+# It goes into a curl config line between double quotes: none of  " \ or whitespace.
+_PING_RE = re.compile(r"https?://[^\s\"\\]+")
 
 # Flags the runner sets itself; a second copy would silently redirect the config, the log
 # the control plane reads, or where mirror mode keeps overwritten files.
@@ -157,6 +159,7 @@ class JobFiles:
     fast_list: bool = False
     extra_flags: tuple[str, ...] = ()
     keep_runs: int = 200
+    ping_url: str = ""
 
     def __post_init__(self) -> None:
         # Normalised values replace the given ones, so the files always hold the
@@ -184,6 +187,12 @@ class JobFiles:
         put("extra_flags", tuple(validate_extra_flag(f) for f in self.extra_flags))
         if self.keep_runs < 0:
             raise InputError("keep_runs", "cannot be negative (0 keeps every run)")
+        if self.ping_url and not _PING_RE.fullmatch(self.ping_url):
+            raise InputError(
+                "--ping-url",
+                "must be an http(s) URL without spaces or quotes",
+                "e.g. https://hc-ping.com/<uuid>",
+            )
 
 
 def quote(value: str) -> str:
@@ -214,6 +223,7 @@ def render_job_env(job: JobFiles) -> str:
         # One flag per line: the runner splits on newlines only, never evaluates.
         "EXTRA_FLAGS": "\n".join(job.extra_flags),
         "RUNS_KEEP": str(job.keep_runs),
+        "PING_URL": job.ping_url,
     }
     head = "# Written by ctrlops; sourced by ctrlops-run. Edits are overwritten.\n"
     return head + "".join(f"{key}={quote(value)}\n" for key, value in values.items())

@@ -124,6 +124,7 @@ def _files(info: JobInfo, dest_bucket: str, dest_prefix: str) -> JobFiles:
         checkers=int(info.options.get("checkers", 16)),
         stats_interval=str(info.options.get("stats_interval", "10s")),
         fast_list=bool(info.options.get("fast_list", True)),
+        ping_url=str(info.options.get("ping_url") or ""),
     )
 
 
