@@ -79,6 +79,9 @@ def add(
     ping_url: str | None = typer.Option(
         None, "--ping-url", help="healthchecks.io-style URL the server pings itself."
     ),
+    keep_days: int = typer.Option(
+        0, "--keep-days", help="Mirror mode: delete versions older than this (0: keep all)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a job and deploy it (runner, files, crontab line) to its server."""
@@ -265,6 +268,28 @@ def log(
             seen = now
         if run(jobs.status(name))["last_run"]["state"] != "running":
             break
+
+
+@app.command("prune")
+@handle_errors
+def prune(
+    name: str,
+    dry_run: bool = typer.Option(True, "--dry-run/--now", help="Preview (default) or delete."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show (or delete) the version folders past the job's retention."""
+    result = run(jobs.prune(name, dry_run=dry_run))
+    if as_json:
+        print_json(result)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    console.print(
+        f"{name}: {verb} {len(result['versions'])} version folder(s) older than "
+        f"{result['keep_days']} days",
+        highlight=False,
+    )
+    for v in result["versions"]:
+        console.print(f"  versions/{v}", highlight=False)
 
 
 @app.command("kill")

@@ -160,6 +160,7 @@ class JobFiles:
     extra_flags: tuple[str, ...] = ()
     keep_runs: int = 200
     ping_url: str = ""
+    keep_versions_days: int = 0  # 0: keep every version
 
     def __post_init__(self) -> None:
         # Normalised values replace the given ones, so the files always hold the
@@ -187,6 +188,8 @@ class JobFiles:
         put("extra_flags", tuple(validate_extra_flag(f) for f in self.extra_flags))
         if self.keep_runs < 0:
             raise InputError("keep_runs", "cannot be negative (0 keeps every run)")
+        if not 0 <= self.keep_versions_days <= 36500:
+            raise InputError("--keep-days", "must be between 0 (keep all) and 36500")
         if self.ping_url and not _PING_RE.fullmatch(self.ping_url):
             raise InputError(
                 "--ping-url",
@@ -224,6 +227,7 @@ def render_job_env(job: JobFiles) -> str:
         "EXTRA_FLAGS": "\n".join(job.extra_flags),
         "RUNS_KEEP": str(job.keep_runs),
         "PING_URL": job.ping_url,
+        "KEEP_VERSIONS_DAYS": str(job.keep_versions_days),
     }
     head = "# Written by ctrlops; sourced by ctrlops-run. Edits are overwritten.\n"
     return head + "".join(f"{key}={quote(value)}\n" for key, value in values.items())

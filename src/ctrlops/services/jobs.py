@@ -125,6 +125,7 @@ def _files(info: JobInfo, dest_bucket: str, dest_prefix: str) -> JobFiles:
         stats_interval=str(info.options.get("stats_interval", "10s")),
         fast_list=bool(info.options.get("fast_list", True)),
         ping_url=str(info.options.get("ping_url") or ""),
+        keep_versions_days=int(info.options.get("keep_days") or 0),
     )
 
 
@@ -493,6 +494,24 @@ async def run_now(name: str, *, wait: bool = False, timeout: float = 6 * 3600) -
         run = await _interpret(remote, info.uid, record, provider)
     _cache(name, [run])
     return run
+
+
+async def prune(name: str, *, dry_run: bool = True) -> dict[str, Any]:
+    """List (and unless ``dry_run`` delete) the job's version folders past its retention.
+
+    Mirror jobs only; the runner also prunes by itself after each successful run.
+    """
+    info = get(name)
+    days = int(info.options.get("keep_days") or 0)
+    if info.mode != "mirror" or days <= 0:
+        raise InputError(
+            "--keep-days",
+            f"{name} keeps every version (mirror mode with --keep-days N enables retention)",
+        )
+    async with servers.open_remote(info.server) as remote:
+        out = await _runner(remote, "prune", info.uid, "dry" if dry_run else "now", timeout=600)
+    folders = [line for line in out.splitlines() if line]
+    return {"job": name, "keep_days": days, "dry_run": dry_run, "versions": folders}
 
 
 async def kill(name: str) -> dict[str, Any]:
