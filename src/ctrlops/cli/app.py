@@ -12,6 +12,7 @@ from ctrlops import __version__
 from ctrlops.cli import ai, alerts, destinations, jobs, servers
 from ctrlops.cli.explain import explain
 from ctrlops.cli.output import console, handle_errors, run
+from ctrlops.cli.restore import restore, verify
 
 app = typer.Typer(
     name="ctrlops",
@@ -46,6 +47,8 @@ app.add_typer(jobs.app, name="job")
 app.add_typer(ai.app, name="ai")
 app.add_typer(alerts.app, name="alert")
 app.command("explain")(explain)
+app.command("restore")(restore)
+jobs.app.command("verify")(verify)
 
 
 @app.command("demo")
