@@ -13,6 +13,7 @@ from ctrlops.cli import ai, alerts, destinations, jobs, servers
 from ctrlops.cli.explain import explain
 from ctrlops.cli.output import console, handle_errors, run
 from ctrlops.cli.restore import restore, verify
+from ctrlops.cli.serve import serve
 
 app = typer.Typer(
     name="ctrlops",
@@ -48,6 +49,7 @@ app.add_typer(ai.app, name="ai")
 app.add_typer(alerts.app, name="alert")
 app.command("explain")(explain)
 app.command("restore")(restore)
+app.command("serve")(serve)
 jobs.app.command("verify")(verify)
 
 

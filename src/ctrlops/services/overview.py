@@ -1,0 +1,278 @@
+"""Read models for the web UI: the fleet overview, one job's run history, web settings.
+
+Everything here reads the runs the store caches (``jobs.status``, ``run_now`` and ``kill``
+refresh that cache from the servers, which stay the source of truth). The coverage rule
+lives here, pure and time-frozen-testable, so that a job is never shown green while its
+schedule went unserved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from ctrlops import schedule
+from ctrlops.errors import CtrlopsError, NotFoundError
+from ctrlops.services.servers import ServerInfo
+from ctrlops.services.servers import list_all as list_servers
+from ctrlops.store.db import session
+from ctrlops.store.models import Job, Run, Setting
+
+# "warning" finished after retries: the data is there. "success, nothing copied" is not a
+# success: an empty bucket is exactly the silent miss this product exists to catch.
+SUCCESS_STATES = frozenset({"success", "warning"})
+RED_STATES = frozenset({"failed", "stalled", "killed", "missed", "success, nothing copied"})
+AMBER_STATES = frozenset({"warning", "skipped"})
+# Cron starts a run within seconds; before this much has passed a due run is not late.
+START_GRACE = timedelta(seconds=90)
+# A job without a schedule counts as covered for this long after its last success.
+MANUAL_WINDOW = timedelta(days=7)
+HISTORY = 30
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One cached run as the UI shows it."""
+
+    run_id: str
+    state: str
+    trigger: str
+    started: datetime | None
+    finished: datetime | None
+    exit_code: int | None
+    files: int
+    bytes: int
+    checks: int
+    errors: int
+    diagnosis: dict[str, Any]
+
+    @property
+    def is_failure(self) -> bool:
+        return self.state in RED_STATES
+
+
+@dataclass(frozen=True)
+class Health:
+    """``indicator`` is "green", "amber" or "red"; ``covered`` means a recent success."""
+
+    indicator: str
+    reason: str
+    covered: bool
+
+
+@dataclass(frozen=True)
+class JobRow:
+    name: str
+    server: str
+    destination: str
+    schedule: str | None
+    schedule_text: str
+    timezone: str
+    health: Health
+    last_run: RunView | None
+    last_success: datetime | None
+    next_run: datetime | None
+    now: datetime
+
+    @property
+    def last_success_age(self) -> timedelta | None:
+        return self.now - self.last_success if self.last_success else None
+
+
+@dataclass(frozen=True)
+class Fleet:
+    servers: list[ServerInfo]
+    jobs: list[JobRow]
+
+    @property
+    def not_covered(self) -> int:
+        return sum(1 for j in self.jobs if not j.health.covered)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _view(row: Run) -> RunView:
+    return RunView(
+        row.run_id,
+        row.state,
+        row.trigger,
+        _utc(row.started),
+        _utc(row.finished),
+        row.exit_code,
+        row.files_transferred,
+        row.bytes_transferred,
+        row.checks,
+        row.errors,
+        dict(row.diagnosis or {}),
+    )
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def assess(
+    expr: str | None,
+    tz: str,
+    deployed_at: datetime | None,
+    runs: list[RunView],
+    now: datetime,
+) -> Health:
+    """Return the job's indicator from its runs (oldest first) and schedule, at ``now``.
+
+    Red: the last run failed (or copied nothing), or the last success is older than the
+    schedule allows, even when nothing failed. Amber: a warning or skipped run, or a job
+    still waiting for its first run. Green otherwise.
+    """
+    last = runs[-1] if runs else None
+    ok = [r.started for r in runs if r.state in SUCCESS_STATES and r.started is not None]
+    last_ok = ok[-1] if ok else None
+    if expr:
+        since = deployed_at or now - timedelta(days=366)
+        due = schedule.expected_runs(expr, tz, since, now - START_GRACE, limit=2)
+        slack = timedelta(minutes=1)  # cron may start a run a little before the minute
+        started = last.started if last is not None and last.state == "running" else None
+        if started is not None and due and started >= due[-1] - slack:
+            due = due[:-1]  # the latest due run is the one in progress
+        covered = last_ok is not None and (not due or last_ok >= due[-1] - slack)
+        if last is not None and last.state in RED_STATES:
+            return Health("red", _failure(last), covered)
+        if due and not covered:
+            seen = f"last success {_ago(now - last_ok)} ago" if last_ok else "no success yet"
+            return Health("red", f"a run was due at {due[-1]:%Y-%m-%d %H:%M} UTC; {seen}", False)
+        if last_ok is None:
+            return Health("amber", "waiting for its first scheduled run", False)
+    else:
+        covered = last_ok is not None and now - last_ok <= MANUAL_WINDOW
+        if last is not None and last.state in RED_STATES:
+            return Health("red", _failure(last), covered)
+        if last is None:
+            return Health("amber", "manual only and never run", False)
+        if not covered:
+            seen = f"last success {_ago(now - last_ok)} ago" if last_ok else "no success yet"
+            return Health("red", f"manual only; {seen}", False)
+    assert last is not None
+    if last.state in AMBER_STATES:
+        return Health("amber", last.diagnosis.get("cause") or last.state, covered)
+    if last.state == "running":
+        return Health("green", "running; the previous run covers the schedule", covered)
+    return Health("green", "backed up on schedule" if expr else "backed up", covered)
+
+
+def _failure(run: RunView) -> str:
+    cause = run.diagnosis.get("cause")
+    return f"{run.state}: {cause}" if cause else run.state
+
+
+def _row(job: Job, runs: list[RunView], now: datetime) -> JobRow:
+    tz = job.timezone or "UTC"
+    ok = [r.started for r in runs if r.state in SUCCESS_STATES and r.started]
+    next_run = None
+    text = "manual only"
+    if job.schedule:
+        try:
+            text = schedule.describe(job.schedule)
+            next_run = schedule.next_runs(job.schedule, tz, now, 1)[0]
+        except CtrlopsError:
+            text = f"invalid schedule {job.schedule!r}"
+    return JobRow(
+        job.name,
+        job.server.name,
+        job.destination.name,
+        job.schedule,
+        text,
+        tz,
+        assess(job.schedule, tz, _utc(job.deployed_at), runs, now),
+        runs[-1] if runs else None,
+        ok[-1] if ok else None,
+        next_run,
+        now,
+    )
+
+
+def _runs(s: Any, job_id: int, limit: int) -> list[RunView]:
+    rows = s.scalars(
+        select(Run).where(Run.job_id == job_id).order_by(Run.started.desc()).limit(limit)
+    )
+    return [_view(r) for r in reversed(list(rows))]
+
+
+def job_rows(server: str | None = None, *, now: datetime | None = None) -> list[JobRow]:
+    """Return every job (or the jobs of ``server``) with its health at ``now``."""
+    now = now or datetime.now(UTC)
+    with session() as s:
+        query = select(Job).order_by(Job.name)
+        out = []
+        for job in s.scalars(query):
+            if server is None or job.server.name == server:
+                out.append(_row(job, _runs(s, job.id, HISTORY), now))
+        return out
+
+
+def job_row(name: str, *, now: datetime | None = None) -> JobRow:
+    """Return one job's row; raises NotFoundError."""
+    now = now or datetime.now(UTC)
+    with session() as s:
+        job = s.scalar(select(Job).where(Job.name == name))
+        if job is None:
+            raise NotFoundError("job", name)
+        return _row(job, _runs(s, job.id, HISTORY), now)
+
+
+def fleet(*, now: datetime | None = None) -> Fleet:
+    """Return every server and every job with its health."""
+    return Fleet(list_servers(), job_rows(now=now))
+
+
+def history(name: str, limit: int = HISTORY) -> list[RunView]:
+    """Return the job's last ``limit`` cached runs, oldest first; raises NotFoundError."""
+    with session() as s:
+        job_id = s.scalar(select(Job.id).where(Job.name == name))
+        if job_id is None:
+            raise NotFoundError("job", name)
+        return _runs(s, job_id, limit)
+
+
+def cached_run(name: str, run_id: str) -> RunView | None:
+    """Return one cached run of job ``name``, or None."""
+    return next((r for r in history(name, 10_000) if r.run_id == run_id), None)
+
+
+# The web UI's own settings (the admin's password hash). They belong in a services/auth
+# module; they sit here until that exists.
+def load_setting(key: str) -> dict[str, Any] | None:
+    """Return the plain value of setting ``key`` or None."""
+    with session() as s:
+        row = s.get(Setting, key)
+        return dict(row.value) if row is not None else None
+
+
+def save_setting(key: str, value: dict[str, Any], *, only_if_missing: bool = False) -> bool:
+    """Store ``value`` under ``key``; with ``only_if_missing`` keep an existing one.
+
+    Returns True when written.
+    """
+    with session() as s:
+        row = s.get(Setting, key)
+        if row is not None and only_if_missing:
+            return False
+        if row is None:
+            s.add(Setting(key=key, value=value, secret_enc=None))
+        else:
+            row.value = value
+        return True

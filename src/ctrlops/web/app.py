@@ -1,0 +1,82 @@
+"""The app factory: middleware (session, headers), static files, routes, error pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from ctrlops.errors import CtrlopsError
+from ctrlops.services import servers
+from ctrlops.web import security
+from ctrlops.web.deps import NotLoggedIn, require_user
+from ctrlops.web.render import render
+from ctrlops.web.routes import auth, destinations, jobs, overview
+from ctrlops.web.routes import servers as server_routes
+
+SESSION_HOURS = 12
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # The backup shells belong to this event loop; close them with it.
+    await servers.close_all()
+
+
+def create_app(*, https_only: bool = False) -> FastAPI:
+    """Return the web UI; the admin password is set from the environment on first start."""
+    security.ensure_admin()
+    app = FastAPI(
+        title="ctrlops", lifespan=_lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.limiter = security.LoginLimiter()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=security.session_key(),
+        session_cookie="ctrlops_session",
+        max_age=SESSION_HOURS * 3600,
+        same_site="strict",
+        https_only=https_only,
+    )
+    app.add_middleware(security.SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    csrf = Depends(security.require_csrf)
+    app.include_router(auth.router, dependencies=[csrf])
+    private = [csrf, Depends(require_user)]
+    for module in (overview, server_routes, jobs, destinations):
+        app.include_router(module.router, dependencies=private)
+    app.add_exception_handler(NotLoggedIn, _to_login)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(CtrlopsError, _ctrlops_error)
+    return app
+
+
+async def _to_login(request: Request, exc: Exception) -> Response:
+    if request.headers.get("hx-request"):
+        # htmx would swap a login page into a table cell; send the whole window there.
+        return Response(status_code=401, headers={"HX-Redirect": "/login"})
+    return RedirectResponse("/login", status_code=303)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if request.headers.get("hx-request"):
+        return render(request, "partials/error.html", {"error": exc}, exc.status_code)
+    return render(request, "error.html", {"code": exc.status_code, "detail": exc.detail},
+                  exc.status_code)  # fmt: skip
+
+
+async def _ctrlops_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CtrlopsError)
+    status = 404 if "no " in exc.cause and exc.category == "input" else 400
+    if request.headers.get("hx-request"):
+        return render(request, "partials/error.html", {"error": exc})
+    return render(request, "error.html", {"code": status, "detail": exc.cause, "fix": exc.fix},
+                  status)  # fmt: skip

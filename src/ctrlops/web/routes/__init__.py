@@ -1,0 +1,1 @@
+"""One module per view; each route parses input, calls one service, renders."""
