@@ -10,6 +10,7 @@ import typer
 
 from ctrlops import __version__
 from ctrlops.cli import ai, alerts, destinations, jobs, servers
+from ctrlops.cli.bundle import bundle
 from ctrlops.cli.explain import explain
 from ctrlops.cli.output import console, handle_errors, run
 from ctrlops.cli.restore import restore, verify
@@ -49,6 +50,7 @@ app.add_typer(ai.app, name="ai")
 app.add_typer(alerts.app, name="alert")
 app.command("explain")(explain)
 app.command("restore")(restore)
+app.command("bundle")(bundle)
 app.command("serve")(serve)
 jobs.app.command("verify")(verify)
 
