@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 
 import typer
 
@@ -58,9 +57,11 @@ jobs.app.command("verify")(verify)
 @app.command("demo")
 @handle_errors
 def demo(
-    wait: bool = typer.Option(True, "--wait/--no-wait", help="Keep the local S3 running."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Then serve the web UI."),
+    port: int = typer.Option(8700, "--port", min=1, max=65535, help="Web UI port."),
 ) -> None:
-    """Embedded demo: local S3 + this machine + a sample job, backed up for real."""
+    """Embedded demo: local S3 + this machine + a sample job, backed up for real, then
+    the web UI (until Ctrl-C)."""
     from ctrlops.services import demo as demo_service
 
     s3 = demo_service.start_s3()
@@ -94,8 +95,8 @@ def demo(
             "ctrlops server check this-machine"
         )
         if wait:
-            console.print("the local S3 server runs until you press Ctrl-C")
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            console.print("the local S3 server and the web UI run until you press Ctrl-C")
+            serve(host="127.0.0.1", port=port)
     finally:
         s3.stop()
 

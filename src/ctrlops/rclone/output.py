@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 # rclone's text format: [date time[.micro]] [pid] [file.go:NN:] LEVEL : message; systemd
@@ -60,6 +60,10 @@ class LogLine:
     def message(self) -> str:
         """``object: text`` as rclone's text form shows it (one form for both log styles)."""
         return f"{self.object}: {self.text}" if self.object else self.text
+
+
+# The line ctrlops-run writes into the log before each rclone run of a job.
+RUN_MARKER = "ctrlops-run: next source"
 
 
 @dataclass(frozen=True)
@@ -146,13 +150,62 @@ def _parse(text: str | bytes) -> ParsedLog:
         lines.append(LogLine("", body, obj, None, raw))
         in_block = _STATS_KEY.match(raw) is not None
     stats: list[Stats] = []
+    finals: list[Stats | None] = [None]  # the last summary of each rclone run in the log
     for i, line in enumerate(lines):
+        if line.text == RUN_MARKER:
+            finals.append(None)
+            continue
         # A JSON stats line also carries the text block in "msg"; its object is exact.
         st = json_stats.get(i) or stats_from_text(line.text)
         if st is not None:
             stats.append(st)
-    last = stats[-1] if stats else None
-    return ParsedLog(lines=tuple(lines), stats=last, stats_history=tuple(stats))
+            finals[-1] = st
+    return ParsedLog(
+        lines=tuple(lines),
+        stats=combined([f for f in finals if f is not None]),
+        stats_history=tuple(stats),
+    )
+
+
+def combined(history: list[Stats]) -> Stats | None:
+    """The summary of a log that may hold several rclone runs (one per source of a job).
+
+    Each run's counters start again from zero, so a drop in elapsed time marks a new run;
+    the last summary of every run is added up. With one run this is its last summary.
+    """
+    finals: list[Stats] = []
+    for st in history:
+        if (
+            finals
+            and st.elapsed is not None
+            and finals[-1].elapsed is not None
+            and (st.elapsed < finals[-1].elapsed)
+        ):
+            finals.append(st)
+        elif finals:
+            finals[-1] = st
+        else:
+            finals.append(st)
+    if len(finals) <= 1:
+        return finals[0] if finals else None
+    last = finals[-1]
+
+    def total(name: str) -> int:
+        return sum(int(getattr(f, name) or 0) for f in finals)
+
+    return replace(
+        last,
+        bytes=total("bytes"),
+        transfers=total("transfers"),
+        checks=total("checks"),
+        errors=total("errors"),
+        deletes=total("deletes"),
+        renames=total("renames"),
+        elapsed=sum(f.elapsed or 0.0 for f in finals),
+        total_bytes=None,
+        total_transfers=None,
+        total_checks=None,
+    )
 
 
 def _split_object(msg: str) -> tuple[str | None, str]:

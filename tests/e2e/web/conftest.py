@@ -57,8 +57,10 @@ def web(ctrlops_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Web]:
         thread.join(30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope: Playwright's sync API keeps an event loop running in this thread
+    # until it stops, and the rest of the suite calls asyncio.run().
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     with sync_playwright() as p:

@@ -216,3 +216,30 @@ def test_it_never_raises_on_random_bytes(data: bytes) -> None:
 def test_it_never_raises_on_a_truncated_log(cut: int) -> None:
     parse_log(TEXT_LOG[:cut])
     parse_log(JSON_LOG[: cut % (len(JSON_LOG) + 1)])
+
+
+def test_it_adds_up_the_runs_of_a_job_with_several_sources() -> None:
+    import json as _json
+
+    from ctrlops.rclone.output import RUN_MARKER
+
+    def stats(transfers: int, checks: int, elapsed: float) -> str:
+        return _json.dumps(
+            {
+                "level": "notice",
+                "msg": "stats",
+                "stats": {
+                    "bytes": transfers * 10,
+                    "transfers": transfers,
+                    "checks": checks,
+                    "errors": 0,
+                    "elapsedTime": elapsed,
+                },
+            }
+        )
+
+    marker = _json.dumps({"level": "info", "msg": RUN_MARKER})
+    log = "\n".join([marker, stats(1, 0, 5.0), stats(3, 2, 9.0), marker, stats(0, 0, 0.1)])
+    st = parse_log(log).stats
+    assert st is not None
+    assert (st.transfers, st.checks, st.bytes) == (3, 2, 30)
