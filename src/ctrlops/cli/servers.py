@@ -170,6 +170,7 @@ class FixAction(StrEnum):
     install_cron = "install-cron"
     start_cron = "start-cron"
     reconnect = "reconnect"
+    redeploy = "redeploy"
 
 
 @app.command("fix")

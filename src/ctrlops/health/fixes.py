@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ACTIONS = ("install-rclone", "install-cron", "start-cron", "reconnect")
+ACTIONS = ("install-rclone", "install-cron", "start-cron", "reconnect", "redeploy")
 
 # The banner each fix clears: after a fix its banner still showing means it failed.
 BANNER_OF = {
@@ -22,6 +22,7 @@ BANNER_OF = {
     "install-cron": "cron_missing",
     "start-cron": "cron_stopped",
     "reconnect": "shell_disconnected",
+    "redeploy": "crontab_drift",
 }
 
 _ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}

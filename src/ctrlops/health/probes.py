@@ -89,6 +89,16 @@ def banners(check: dict[str, Any], info: ServerInfo) -> list[dict[str, Any]]:
                 f"{facts.get('cron_daemon')} is installed; no cron process runs",
             )
         )
+    if facts.get("crontab_drift"):
+        out.append(
+            banner(
+                "crontab_drift",
+                "error",
+                "Backup schedule changed outside ctrlops",
+                "redeploy",
+                str(facts["crontab_drift"]),
+            )
+        )
     offset = facts.get("clock_offset")
     if isinstance(offset, int) and abs(offset) > CLOCK_SKEW_LIMIT:
         out.append(

@@ -100,6 +100,26 @@ async def _reconnect(server_name: str, timeout: float | None) -> dict[str, Any]:
     }
 
 
+async def _redeploy(server_name: str, timeout: float | None) -> dict[str, Any]:
+    """Write the server's runner, job files and crontab block again from the store."""
+    from ctrlops.services import jobs  # jobs build on servers and health; imported lazily
+
+    before = await servers.check(server_name, timeout)
+    drifted = "crontab_drift" in _banner_ids(before)
+    names = await jobs.redeploy_server(server_name)
+    after = await servers.check(server_name, timeout)
+    return {
+        "action": "redeploy",
+        "changed": drifted,
+        "ran": [f"deploy {n}" for n in names],
+        "manual": None,
+        "error": None,
+        "reason": "",
+        "fixed": after["ok"] and "crontab_drift" not in _banner_ids(after),
+        "check": after,
+    }
+
+
 async def apply_fix(server_name: str, action: str, timeout: float | None = None) -> dict[str, Any]:
     """Apply one banner's fix to ``server_name``, then check the server again.
 
@@ -113,6 +133,8 @@ async def apply_fix(server_name: str, action: str, timeout: float | None = None)
         raise InputError("action", f"unknown fix {action!r}", f"one of {', '.join(fixes.ACTIONS)}")
     if action == "reconnect":
         return await _reconnect(server_name, timeout)
+    if action == "redeploy":
+        return await _redeploy(server_name, timeout)
     before = await servers.check(server_name, timeout)
     out: dict[str, Any] = {
         "action": action,

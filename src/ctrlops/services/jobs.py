@@ -219,6 +219,27 @@ def _server_entries(server: str, replace: JobInfo | None = None) -> list[crontab
     return list(entries.values())
 
 
+async def crontab_drift(remote: Remote, server: str) -> str:
+    """Return what differs between the server's ctrlops crontab block and the jobs the
+    store says it runs ("" when they agree): a block edited or removed by hand."""
+    expected = {(e.uid, e.schedule) for e in _server_entries(server)}
+    state = await deploy.read_crontab(remote)
+    if not state.installed:
+        return ""  # the cron banner already says it
+    block = crontab.parse_block(state.text)
+    found = {(e.uid, e.schedule) for e in block.entries} if block else set()
+    problems = list(block.problems) if block else []
+    if expected and block is None:
+        problems.append("the ctrlops block is missing from the crontab")
+    missing = sorted(uid for uid, _ in expected - found)
+    extra = sorted(uid for uid, _ in found - expected)
+    if missing:
+        problems.append("jobs without their schedule line: " + ", ".join(missing))
+    if extra:
+        problems.append("lines for no current job (or another schedule): " + ", ".join(extra))
+    return "; ".join(problems)
+
+
 async def _deploy(remote: Remote, info: JobInfo) -> dict[str, Any]:
     """Put the job on the server. Returns warnings; raises InputError for a timezone clash."""
     facts = await server_facts.gather(remote)
@@ -317,6 +338,17 @@ async def redeploy(name: str, changes: JobInfo | None = None) -> dict[str, Any]:
         row.schedule, row.mode, row.bwlimit = info.schedule, info.mode, info.bwlimit
         row.options, row.timezone, row.deployed_at = info.options, result["timezone"], utcnow()
     return {**get(name).as_dict(), "warnings": result["warnings"]}
+
+
+async def redeploy_server(server: str) -> list[str]:
+    """Deploy every job of ``server`` again and rewrite its crontab block; returns the jobs."""
+    names = [j.name for j in list_all() if j.server == server]
+    for name in names:
+        await redeploy(name)
+    if not names:
+        async with servers.open_remote(server) as remote:
+            await deploy.set_schedules(remote, lambda: _server_entries(server))
+    return names
 
 
 async def remove(name: str) -> None:

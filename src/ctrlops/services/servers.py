@@ -212,6 +212,14 @@ def _layers(
     return out
 
 
+async def _crontab_drift(remote: Remote, name: str) -> str:
+    from ctrlops.services import jobs  # jobs build on servers; imported lazily
+
+    if not any(j.server == name for j in jobs.list_all()):
+        return ""
+    return await jobs.crontab_drift(remote, name)
+
+
 async def check(name: str, timeout: float | None = None) -> dict[str, Any]:
     """Walk the connection layers of ``name`` and gather its facts.
 
@@ -241,6 +249,7 @@ async def check(name: str, timeout: float | None = None) -> dict[str, Any]:
                 detail["host_key"] = fingerprint(remote.host_key)
                 detail["auth"] = str(remote.conn.get_extra_info("username") or "")
             facts = await server_facts.gather(remote)
+            facts["crontab_drift"] = await _crontab_drift(remote, name)
     except ConnectionFailed as e:
         result.update(layer=e.layer, category=e.category, cause=e.cause, fix=e.fix)
         if e.category == "shell_disconnected":

@@ -22,6 +22,7 @@ FIX_LABELS = {
     "install-cron": "Install Cron",
     "start-cron": "Start Cron Service",
     "reconnect": "Reconnect",
+    "redeploy": "Redeploy",
 }
 STATE_CLASS = {
     "success": "ok",
