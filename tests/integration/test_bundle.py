@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from ctrlops.runner import layout
 from ctrlops.services import bundle, jobs, servers
-from tests.support.jobs import Bed, chown
+from tests.support.jobs import Bed, chown, run
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # the shape of a real key id; nobody named it a secret
-
-
-def run(coro: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await coro
-        finally:
-            await servers.close_all()
-
-    return asyncio.run(main())
 
 
 def add(bed: Bed, name: str, sources: list[Path]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -22,18 +21,8 @@ from ctrlops.errors import InputError
 from ctrlops.server.spec import parse_spec
 from ctrlops.services import jobs, servers
 from ctrlops.services import restore as service
-from tests.support.jobs import Bed, chown
+from tests.support.jobs import Bed, chown, run
 from tests.support.s3 import RCLONE, rclone_env
-
-
-def run(coro: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await coro
-        finally:
-            await servers.close_all()
-
-    return asyncio.run(main())
 
 
 def add(bed: Bed, name: str, sources: list[Path], **kw: Any) -> None:

@@ -12,6 +12,7 @@ from ctrlops.cli.explain import render_ai, render_diagnosis
 from ctrlops.cli.output import JsonOpt, console, handle_errors, print_json, run
 from ctrlops.rclone.output import parse_log
 from ctrlops.services import jobs
+from ctrlops.units import human_size
 
 app = typer.Typer(help="Backup jobs: what to back up, where, and when.", no_args_is_help=True)
 
@@ -28,20 +29,11 @@ _COLOUR = {
 }
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
 def _render_run(r: dict[str, Any]) -> None:
     colour = _COLOUR.get(r["state"], "white")
     console.print(
         f"run {r['id']} ({r['trigger']}): [bold {colour}]{r['state']}[/] | "
-        f"{r['files_transferred']} files, {_size(r['bytes_transferred'])} copied, "
+        f"{r['files_transferred']} files, {human_size(r['bytes_transferred'])} copied, "
         f"{r['checks']} checked, {r['errors']} errors | exit {r['exit_code']} | "
         f"started {r['started']} finished {r['finished'] or '-'}",
         highlight=False,

@@ -8,15 +8,7 @@ import typer
 
 from ctrlops.cli.output import JsonOpt, console, handle_errors, print_json, run
 from ctrlops.services import restore as service
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+from ctrlops.units import human_size
 
 
 def _paths(title: str, part: dict[str, Any], colour: str) -> None:
@@ -65,7 +57,7 @@ def restore(
     )
     restored = result["restored"]
     console.print(
-        f"restored {restored['files']} files ({_size(restored['bytes'])}) of {name} "
+        f"restored {restored['files']} files ({human_size(restored['bytes'])}) of {name} "
         f"({when}) on {result['server']} into {', '.join(result['where'])}",
         highlight=False,
         soft_wrap=True,

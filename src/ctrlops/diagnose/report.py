@@ -13,6 +13,7 @@ from typing import Any
 
 from ctrlops.diagnose.rules import Finding, explain
 from ctrlops.rclone.output import LogLine, ParsedLog, Stats, parse_log
+from ctrlops.units import human_size
 
 OK = "ok"
 MAX_PATHS = 20
@@ -191,23 +192,14 @@ def _stalled(log: ParsedLog, exit_code: int | None, window: float) -> Diagnosis 
     minutes = int((last.elapsed - since) // 60)
     return Diagnosis(
         "stalled",
-        f"no data has moved for {minutes} minutes (stuck at {_size(last.bytes)}"
-        + (f" of {_size(last.total_bytes)}" if last.total_bytes else "")
+        f"no data has moved for {minutes} minutes (stuck at {human_size(last.bytes)}"
+        + (f" of {human_size(last.total_bytes)}" if last.total_bytes else "")
         + ")",
         "use Kill This Process, then check the network path from the server to the storage "
         "endpoint; a lower --timeout makes rclone give up on a dead connection sooner",
         evidence=_stats_evidence(log),
         stats=last,
     )
-
-
-def _size(n: int | None) -> str:
-    value = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover - loop always returns
 
 
 def _stats_evidence(log: ParsedLog) -> tuple[str, ...]:
@@ -319,7 +311,7 @@ def _diagnose(
     if stats is not None and stats.transfers == 0:
         cause = f"nothing changed since the last run: {stats.checks} files checked, none copied"
     elif stats is not None:
-        copied = f"{stats.transfers} files copied ({_size(stats.bytes)})"
+        copied = f"{stats.transfers} files copied ({human_size(stats.bytes)})"
         cause = f"the run finished without errors: {copied}"
     else:
         cause = "the log shows no failure"

@@ -510,6 +510,7 @@ async def run_now(name: str, *, wait: bool = False, timeout: float = 6 * 3600) -
     async with servers.open_remote(info.server) as remote:
         run_id = (await _runner(remote, "detach", info.uid, "manual")).strip().splitlines()[-1]
         deadline = asyncio.get_running_loop().time() + timeout
+        pause = 0.1  # short runs are noticed at once, long ones polled once a second
         while True:
             recs = [r for r in await _records(remote, info.uid, 20) if r.run_id == run_id]
             record = recs[0] if recs else None
@@ -522,7 +523,8 @@ async def run_now(name: str, *, wait: bool = False, timeout: float = 6 * 3600) -
                 break
             if asyncio.get_running_loop().time() > deadline:
                 break
-            await asyncio.sleep(1)
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 1.0)
         run = await _interpret(remote, info.uid, record, provider)
     _cache(name, [run])
     return run

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from ctrlops.errors import CtrlopsError, InputError
+from ctrlops.units import human_size as size
 from ctrlops.web.security import csrf_token
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -30,15 +31,6 @@ STATE_CLASS = {
     "warning": "warn",
     "skipped": "warn",
 }
-
-
-def size(n: int | None) -> str:
-    value = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return ""  # unreachable
 
 
 def ago(value: datetime | timedelta | None) -> str:

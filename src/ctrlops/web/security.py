@@ -6,7 +6,6 @@ import os
 import secrets
 import time
 from collections import defaultdict, deque
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -41,20 +40,7 @@ _hasher = PasswordHasher()
 
 def session_key() -> str:
     """Return the key that signs session cookies, created 0600 in the data dir once."""
-    path: Path = paths.home() / SESSION_KEY_FILE
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    key = secrets.token_urlsafe(48)
-    # O_EXCL: two processes starting at once must not each sign with a different key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
+    return paths.private_key(SESSION_KEY_FILE, lambda: secrets.token_urlsafe(48).encode()).decode()
 
 
 def ensure_admin() -> str | None:
