@@ -17,3 +17,12 @@ def test_the_demo_backs_up_the_sample_tree_to_the_local_s3(tmp_path: Path) -> No
     second = ctrlops("demo", "--no-wait", env=env, timeout=300)
     assert second.returncode == 0, second.stderr
     assert "backup demo-backup: success, 0 files copied, 3 checked" in second.stdout
+
+
+def test_the_demo_leaves_no_crontab_line_behind(tmp_path: Path) -> None:
+    import subprocess
+
+    before = subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
+    assert ctrlops("demo", "--no-wait", env={"HOME": str(tmp_path)}, timeout=300).returncode == 0
+    after = subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
+    assert after == before
