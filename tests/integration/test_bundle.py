@@ -11,19 +11,9 @@ from pathlib import Path
 from ctrlops.runner import layout
 from ctrlops.services import bundle, jobs, servers
 from tests.support.jobs import Bed, chown, run
+from tests.support.jobs import add_job as add
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # the shape of a real key id; nobody named it a secret
-
-
-def add(bed: Bed, name: str, sources: list[Path]) -> None:
-    info = jobs.spec(
-        name,
-        server=bed.server,
-        sources=[str(s) for s in sources],
-        dest=bed.dest,
-        options={"stats_interval": "1s"},
-    )
-    run(jobs.add(info))
 
 
 def members(path: str) -> dict[str, bytes]:

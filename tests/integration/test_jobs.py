@@ -13,19 +13,8 @@ import pytest
 from ctrlops.errors import InputError
 from ctrlops.services import jobs
 from tests.support.jobs import Bed, chown, run
+from tests.support.jobs import add_job as add
 from tests.support.sshd import IS_ROOT
-
-
-def add(bed: Bed, name: str, sources: list[Path | str], **kw: Any) -> dict[str, Any]:
-    info = jobs.spec(
-        name,
-        server=bed.server,
-        sources=[str(s) for s in sources],
-        dest=bed.dest,
-        options={"stats_interval": "1s"},
-        **kw,
-    )
-    return run(jobs.add(info))
 
 
 def crontab_of(user: str) -> str:

@@ -22,19 +22,8 @@ from ctrlops.server.spec import parse_spec
 from ctrlops.services import jobs, servers
 from ctrlops.services import restore as service
 from tests.support.jobs import Bed, chown, run
+from tests.support.jobs import add_job as add
 from tests.support.s3 import RCLONE, rclone_env
-
-
-def add(bed: Bed, name: str, sources: list[Path], **kw: Any) -> None:
-    info = jobs.spec(
-        name,
-        server=bed.server,
-        sources=[str(s) for s in sources],
-        dest=bed.dest,
-        options={"stats_interval": "1s"},
-        **kw,
-    )
-    run(jobs.add(info))
 
 
 def backup(name: str) -> dict[str, Any]:

@@ -5,19 +5,13 @@ from __future__ import annotations
 import random
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 from ctrlops.runner import crontab, script
 from ctrlops.services import jobs
 from tests.support.cli import CTRLOPS, ctrlops
 from tests.support.jobs import Bed, chown, run
-
-
-def add(bed: Bed, name: str, src: Path, **kw: Any) -> None:
-    opts = {"stats_interval": "1s", **kw.pop("options", {})}
-    info = jobs.spec(name, server=bed.server, sources=[str(src)], dest=bed.dest, options=opts, **kw)
-    run(jobs.add(info))
+from tests.support.jobs import add_job as add
 
 
 def crontab_of(user: str) -> str:
@@ -38,7 +32,7 @@ def test_a_backup_survives_its_ssh_connection_being_cut(bed: Bed) -> None:
     payload = random.randbytes(3 * 1024 * 1024)
     (src / "big.bin").write_bytes(payload)
     chown(src, bed.sshd.user)
-    add(bed, "cut", src, bwlimit="1M")
+    add(bed, "cut", [src], bwlimit="1M")
     assert run(jobs.run_now("cut"))["state"] == "running"
     # The session's sshd processes die (as on a network cut); the run is detached from them.
     subprocess.run(["pkill", "-KILL", "-P", str(bed.sshd.proc.pid)], check=False)
@@ -139,7 +133,7 @@ def test_a_run_lost_in_a_crash_is_recorded_as_failed_not_running_forever(bed: Be
     src = bed.tree()
     (src / "big.bin").write_bytes(b"\0" * (4 * 1024 * 1024))
     chown(src, bed.sshd.user)
-    add(bed, "crash", src, bwlimit="100k")
+    add(bed, "crash", [src], bwlimit="100k")
     assert run(jobs.run_now("crash"))["state"] == "running"
     time.sleep(1)
     # Power loss: every process of the user dies at once, no trap gets to run.
@@ -154,7 +148,7 @@ def test_a_frozen_storage_endpoint_makes_the_run_stalled_and_kill_works(bed: Bed
     src = bed.tree()
     (src / "big.bin").write_bytes(b"\2" * (6 * 1024 * 1024))
     chown(src, bed.sshd.user)
-    add(bed, "frozen", src, bwlimit="500k", options={"stall_seconds": 6})
+    add(bed, "frozen", [src], bwlimit="500k", options={"stall_seconds": 6})
     assert run(jobs.run_now("frozen"))["state"] == "running"
     time.sleep(2)
     bed.s3.pause()

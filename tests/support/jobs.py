@@ -19,7 +19,7 @@ import pytest
 from ctrlops.embedded.s3 import LocalS3
 from ctrlops.rclone.providers import DestinationSpec
 from ctrlops.server.spec import parse_spec
-from ctrlops.services import destinations, servers
+from ctrlops.services import destinations, jobs, servers
 from tests.support.s3 import RCLONE, rclone_env
 from tests.support.sshd import IS_ROOT, SSHBed
 
@@ -74,6 +74,20 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
             await servers.close_all()
 
     return asyncio.run(main())
+
+
+def add_job(bed: Bed, name: str, sources: list[Path | str], **kw: Any) -> dict[str, Any]:
+    """Deploy a job on the bed's server; its runs report progress every second."""
+    options = {"stats_interval": "1s", **kw.pop("options", {})}
+    info = jobs.spec(
+        name,
+        server=bed.server,
+        sources=[str(s) for s in sources],
+        dest=bed.dest,
+        options=options,
+        **kw,
+    )
+    return run(jobs.add(info))
 
 
 def chown(path: Path, user: str) -> None:
