@@ -124,6 +124,9 @@ class LocalS3:
             f"-volume.port={ports['volume']}",
             f"-filer.port={ports['filer']}",
             "-admin.ui=false",
+            # Their default fixed ports would keep a second server from starting.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             "-webdav=false",
         ]
         log = (self.data_dir / "weed.log").open("ab")
