@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-BAD = frozenset({"failed", "stalled", "killed", "missed", "success, nothing copied"})
+BAD = frozenset({"failed", "interrupted", "stalled", "killed", "missed", "success, nothing copied"})
 QUIET = frozenset({"running", "skipped", "none"})  # says nothing new about coverage
 DEFAULT_REMINDER = timedelta(hours=24)
 

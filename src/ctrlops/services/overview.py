@@ -24,7 +24,9 @@ from ctrlops.store.models import Job, Run, Setting
 # "warning" finished after retries: the data is there. "success, nothing copied" is not a
 # success: an empty bucket is exactly the silent miss this product exists to catch.
 SUCCESS_STATES = frozenset({"success", "warning"})
-RED_STATES = frozenset({"failed", "stalled", "killed", "missed", "success, nothing copied"})
+RED_STATES = frozenset(
+    {"failed", "interrupted", "stalled", "killed", "missed", "success, nothing copied"}
+)
 AMBER_STATES = frozenset({"warning", "skipped"})
 # Cron starts a run within seconds; before this much has passed a due run is not late.
 START_GRACE = timedelta(seconds=90)
