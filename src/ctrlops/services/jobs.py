@@ -29,8 +29,9 @@ from ctrlops.runner.jobfile import JobFiles
 from ctrlops.server import facts as server_facts
 from ctrlops.server.spec import check_name
 from ctrlops.services import destinations, servers
+from ctrlops.store import runs as run_cache
 from ctrlops.store.db import session
-from ctrlops.store.models import Destination, Job, Run, Server, utcnow
+from ctrlops.store.models import Destination, Job, Server, utcnow
 
 RUNNER = f"$HOME/{layout.RUNNER}"
 LOG_TAIL = 256 * 1024
@@ -386,9 +387,22 @@ async def _interpret(
     remote: Remote, uid: str, record: RunRecord, provider: str, stall_window: float = 600
 ) -> dict[str, Any]:
     """Return the run as a user sees it: state, counts and diagnosis, from its log."""
-    diagnosis = None
-    if record.state in (records.SUCCESS, records.FAILED, records.KILLED, records.RUNNING):
+    text = ""
+    if record.state in NEEDS_LOG:
         text = await _log_tail(remote, uid, record.run_id)
+    return interpret(record, text, provider, stall_window)
+
+
+# Run states whose meaning (counts, diagnosis, stalled) only the log can tell.
+NEEDS_LOG = frozenset({records.SUCCESS, records.FAILED, records.KILLED, records.RUNNING})
+
+
+def interpret(
+    record: RunRecord, text: str, provider: str, stall_window: float = 600
+) -> dict[str, Any]:
+    """Return ``record`` as a user sees it, given the tail of its log (pure)."""
+    diagnosis = None
+    if record.state in NEEDS_LOG:
         code = record.exit_code if record.state != records.RUNNING else None
         if record.state == records.KILLED:
             code = 143
@@ -409,23 +423,9 @@ async def _interpret(
 
 def _cache(job_name: str, runs: list[dict[str, Any]]) -> None:
     with session() as s:
-        job = s.scalar(select(Job).where(Job.name == job_name))
-        if job is None:
-            return
-        known = {r.run_id: r for r in job.runs}
-        for run in runs:
-            row = known.get(run["id"]) or Run(job_id=job.id, run_id=run["id"])
-            row.state, row.trigger = run["state"], run["trigger"]
-            row.started = datetime.fromisoformat(run["started"]) if run["started"] else None
-            row.finished = datetime.fromisoformat(run["finished"]) if run["finished"] else None
-            row.exit_code = run["exit_code"]
-            row.files_transferred, row.bytes_transferred = (
-                run["files_transferred"],
-                run["bytes_transferred"],
-            )
-            row.checks, row.errors = run["checks"], run["errors"]
-            row.diagnosis = run["diagnosis"] or {}
-            s.add(row)
+        job_id = s.scalar(select(Job.id).where(Job.name == job_name))
+    if job_id is not None:
+        run_cache.upsert(job_id, runs)
 
 
 async def _records(remote: Remote, uid: str, last: int = 0) -> list[RunRecord]:

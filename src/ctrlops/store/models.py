@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -14,7 +14,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, dict[str, Any] | None: JSON, list[str]: JSON}
 
 
 class Server(Base):
@@ -32,6 +32,8 @@ class Server(Base):
     host_key: Mapped[str | None] = mapped_column(String(16384))
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     checked_at: Mapped[datetime | None]
+    # The last `server check` result (banners included), what pages show between checks.
+    last_check: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     jobs: Mapped[list[Job]] = relationship(back_populates="server")
@@ -87,7 +89,11 @@ class Run(Base):
     """A cached copy of a run record that lives on the server (the source of truth)."""
 
     __tablename__ = "runs"
-    __table_args__ = (UniqueConstraint("job_id", "run_id"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "run_id"),
+        Index("ix_runs_job_started", "job_id", "started"),
+        Index("ix_runs_job_state_started", "job_id", "state", "started"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)

@@ -29,3 +29,30 @@ def test_it_encrypts_secrets_with_a_private_key_file() -> None:
     assert secrets.decrypt(token) == "hunter2"
     key = paths.home() / secrets.KEY_FILE
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_it_migrates_to_exactly_the_tables_the_models_declare(ctrlops_home: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ctrlops.store.models import Base
+
+    with db.session() as s:
+        context = MigrationContext.configure(s.connection())
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_it_upgrades_a_store_made_by_the_first_release(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = db.alembic_config()
+    with create_engine(url).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with db.engine(url).connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("servers")}
+        indexes = {i["name"] for i in inspect(conn).get_indexes("runs")}
+    assert "last_check" in columns
+    assert {"ix_runs_job_started", "ix_runs_job_state_started"} <= indexes

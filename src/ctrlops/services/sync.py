@@ -1,0 +1,285 @@
+"""Bring what the servers know into the store: one SSH session per server, all its jobs.
+
+The server is the source of truth for runs; the web UI, alerts and metrics read the store.
+A sync of one server is: ``server check`` (facts and banners, kept as the server's last
+check), one command printing the newest run records of every job on it, and batched log
+tails for the runs that are new or still going (their counts and diagnosis live in the log).
+A finished run already in the store is never read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ctrlops.backup import records
+from ctrlops.backup.records import RunRecord
+from ctrlops.errors import CtrlopsError
+from ctrlops.remote.base import Remote
+from ctrlops.remote.exec import execute
+from ctrlops.runner import layout
+from ctrlops.services import jobs, servers
+from ctrlops.store import runs
+from ctrlops.store.db import session
+from ctrlops.store.models import Job, Run, Server, utcnow
+
+RECENT = 50  # records asked per job on a routine sync; more only when a gap shows
+TAIL_NEWEST = 64 * 1024  # log bytes for a job's newest run: its diagnosis reads the end
+TAIL_OLDER = 8 * 1024  # older runs met for the first time: the final stats line suffices
+TAIL_BATCH = 32  # logs per command, so a first sync of a long history stays bounded
+CONCURRENCY = 16
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+# Every job's records in one round trip: "@@job UID" then that job's records.
+_STATUS = (
+    f"PATH={layout.CRON_PATH}; export PATH\n"
+    'while [ "$#" -gt 1 ]; do\n'
+    "  printf '\\n@@job %s\\n\\n' \"$1\"\n"
+    f'  if [ -d "$HOME/{layout.JOBS}/$1" ]; then "$HOME/{layout.RUNNER}" status "$1" "$2"'
+    " 2>/dev/null; fi\n"
+    "  shift 2\n"
+    "done\n"
+)
+# Log tails, each after a line "TOKEN UID RUN" (TOKEN is random per call).
+_TAILS = (
+    'tok=$1 size=$2; shift 2\nwhile [ "$#" -gt 1 ]; do\n'
+    '  printf \'\\n%s %s %s\\n\' "$tok" "$1" "$2"\n'
+    f'  tail -c "$size" "$HOME/{layout.JOBS}/$1/runs/$2/rclone.log" 2>/dev/null\n'
+    "  shift 2\ndone\n"
+)
+
+
+@dataclass
+class Synced:
+    """What one server's sync found: its check, and the jobs whose runs changed."""
+
+    server: str
+    ok: bool
+    check: dict[str, Any]
+    changed_jobs: list[str] = field(default_factory=list)
+    runs_read: int = 0
+    error: dict[str, str] | None = None
+    check_changed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "ok": self.ok,
+            "banners": [b["id"] for b in self.check.get("banners", [])],
+            "changed_jobs": self.changed_jobs,
+            "runs_read": self.runs_read,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class _JobRef:
+    id: int
+    name: str
+    uid: str
+    provider: str
+    stall_window: float
+    cached: int  # runs already in the store
+
+
+def split_sections(text: str, marker: str) -> Iterator[tuple[str, str]]:
+    """Yield ``(header, body)`` for each ``\\n<marker> header\\n`` section of ``text``."""
+    parts = re.split(rf"(?:^|\n){re.escape(marker)} ([^\n]*)\n", text)
+    for i in range(1, len(parts) - 1, 2):
+        yield parts[i], parts[i + 1]
+
+
+def _job_refs(server: str) -> list[_JobRef]:
+    with session() as s:
+        rows = s.execute(
+            select(Job, func.count(Run.id))
+            .join(Server, Job.server_id == Server.id)
+            .outerjoin(Run, Run.job_id == Job.id)
+            .where(Server.name == server)
+            .group_by(Job.id)
+        ).all()
+        return [
+            _JobRef(
+                job.id,
+                job.name,
+                job.uid,
+                job.destination.provider,
+                float(job.options.get("stall_seconds", 600)),
+                count,
+            )
+            for job, count in rows
+        ]
+
+
+async def _statuses(remote: Remote, limits: dict[str, int]) -> dict[str, list[RunRecord]]:
+    args = [str(x) for uid, n in limits.items() for x in (uid, n)]
+    result = await execute(remote, ["sh", "-c", _STATUS, "sync", *args], timeout=120)
+    out: dict[str, list[RunRecord]] = {}
+    for uid, body in split_sections(result.stdout, "@@job"):
+        recs = [r for r in records.parse_status(body) if _RUN_ID.fullmatch(r.run_id)]
+        out[uid.strip()] = recs
+    return out
+
+
+async def _tails(remote: Remote, wanted: list[tuple[str, str]], size: int) -> dict[str, str]:
+    """Return ``{uid/run: log tail}`` for ``wanted``, fetched in bounded batches."""
+    out: dict[str, str] = {}
+    for start in range(0, len(wanted), TAIL_BATCH):
+        batch = wanted[start : start + TAIL_BATCH]
+        token = "@@" + secrets.token_hex(8)
+        args = [token, str(size), *(x for pair in batch for x in pair)]
+        result = await execute(remote, ["sh", "-c", _TAILS, "tails", *args], timeout=120)
+        for header, body in split_sections(result.stdout, token):
+            uid, _, run = header.partition(" ")
+            out[f"{uid}/{run}"] = body
+    return out
+
+
+def _unchanged(row: Run | None, record: RunRecord) -> bool:
+    if row is None or record.state == records.RUNNING:
+        return False
+    finished = row.finished.replace(tzinfo=None) if row.finished else None
+    new = record.finished.replace(tzinfo=None) if record.finished else None
+    return finished == new and row.state not in (records.RUNNING, records.STALLED)
+
+
+def _existing(job_id: int, run_ids: list[str]) -> dict[str, Run]:
+    with session() as s:
+        rows = s.scalars(select(Run).where(Run.job_id == job_id, Run.run_id.in_(run_ids)))
+        return {r.run_id: r for r in rows}
+
+
+async def _sync_job(remote: Remote, ref: _JobRef, recs: list[RunRecord]) -> int:
+    """Store the records of one job that are new or changed; return how many."""
+    known = _existing(ref.id, [r.run_id for r in recs])
+    fresh = [r for r in recs if not _unchanged(known.get(r.run_id), r)]
+    if not fresh:
+        return 0
+    newest = recs[-1].run_id
+    logs: dict[str, str] = {}
+    need = [r for r in fresh if r.state in jobs.NEEDS_LOG]
+    big = [(ref.uid, r.run_id) for r in need if r.run_id == newest or r.state == records.RUNNING]
+    small = [(ref.uid, r.run_id) for r in need if (ref.uid, r.run_id) not in big]
+    logs.update(await _tails(remote, big, TAIL_NEWEST))
+    for start in range(0, len(small), TAIL_BATCH * 4):  # store as we go: bounded memory
+        chunk = small[start : start + TAIL_BATCH * 4]
+        part = await _tails(remote, chunk, TAIL_OLDER)
+        ids = {run for _, run in chunk}
+        runs.upsert(
+            ref.id,
+            [
+                jobs.interpret(r, part.get(f"{ref.uid}/{r.run_id}", ""), ref.provider)
+                for r in fresh
+                if r.run_id in ids
+            ],
+        )
+    done = {run for _, run in small}
+    runs.upsert(
+        ref.id,
+        [
+            jobs.interpret(r, logs.get(f"{ref.uid}/{r.run_id}", ""), ref.provider, ref.stall_window)
+            for r in fresh
+            if r.run_id not in done
+        ],
+    )
+    return len(fresh)
+
+
+async def _sync_records(remote: Remote, refs: list[_JobRef]) -> tuple[list[str], int]:
+    limits = {r.uid: (RECENT if r.cached else 0) for r in refs}
+    found = await _statuses(remote, limits)
+    # A routine sync that meets no known run has a gap (many runs since): read them all.
+    gaps = {
+        r.uid: 0
+        for r in refs
+        if r.cached
+        and len(found.get(r.uid, [])) >= RECENT
+        and not _existing(r.id, [found[r.uid][0].run_id])
+    }
+    if gaps:
+        found.update(await _statuses(remote, gaps))
+    changed: list[str] = []
+    total = 0
+    for ref in refs:
+        n = await _sync_job(remote, ref, found.get(ref.uid, []))
+        if n:
+            changed.append(ref.name)
+            total += n
+    return changed, total
+
+
+def _banner_key(check: dict[str, Any] | None) -> tuple[Any, ...]:
+    if not check:
+        return ()
+    return (check.get("ok"), check.get("layer"), *(b["id"] for b in check.get("banners", [])))
+
+
+def save_check(check: dict[str, Any]) -> bool:
+    """Keep ``check`` as its server's last check; return True when its banners changed."""
+    with session() as s:
+        row = s.scalar(select(Server).where(Server.name == check["server"]))
+        if row is None:
+            return False
+        changed = _banner_key(row.last_check) != _banner_key(check)
+        row.last_check = _jsonable(check)
+        row.checked_at = utcnow()
+        return changed
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def last_check(server: str) -> dict[str, Any] | None:
+    """Return the server's last check as kept by the store (None before the first)."""
+    with session() as s:
+        row = s.scalar(select(Server).where(Server.name == server))
+        if row is None or row.last_check is None:
+            return None
+        return {**row.last_check, "checked_at": row.checked_at}
+
+
+async def sync_server(name: str, *, timeout: float | None = None) -> Synced:
+    """Check server ``name`` and store every new run record of its jobs.
+
+    Never raises for a server that cannot be reached: the result says so. Raises
+    NotFoundError for an unknown server.
+    """
+    check = await servers.check(name, timeout)
+    result = Synced(name, bool(check["ok"]), check, check_changed=save_check(check))
+    refs = _job_refs(name)
+    if not check["ok"] or not refs:
+        return result
+    try:
+        async with servers.open_remote(name, timeout) as remote:
+            result.changed_jobs, result.runs_read = await _sync_records(remote, refs)
+    except CtrlopsError as e:
+        result.ok, result.error = False, e.as_dict()
+    return result
+
+
+async def sync_all(names: list[str] | None = None, *, timeout: float | None = None) -> list[Synced]:
+    """Sync every server (or ``names``) concurrently; one bad server never hides the rest."""
+    names = names if names is not None else [s.name for s in servers.list_all()]
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(name: str) -> Synced:
+        async with gate:
+            try:
+                return await sync_server(name, timeout=timeout)
+            except CtrlopsError as e:
+                return Synced(name, False, {}, error=e.as_dict())
+
+    return list(await asyncio.gather(*(one(n) for n in names)))
