@@ -91,9 +91,15 @@ def authorize(user: str, home: Path, pubkey: str, keys_file: Path | None) -> Non
 
 
 def start_sshd(
-    workdir: Path, ports: list[int], authorized_keys: Path | None
+    workdir: Path,
+    ports: list[int],
+    authorized_keys: Path | None,
+    extra_config: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path, str]:
-    """Start one sshd listening on ``ports`` (at most 16); return (process, log, host key)."""
+    """Start one sshd listening on ``ports`` (at most 16); return (process, log, host key).
+
+    ``extra_config`` lines are appended to sshd_config (e.g. ``SetEnv`` for the sessions).
+    """
     host_key = keygen(workdir / "host_ed25519")
     log = workdir / "sshd.log"
     lines = [f"Port {p}" for p in ports] + [
@@ -110,6 +116,7 @@ def start_sshd(
     ]
     if authorized_keys is not None:
         lines += [f"AuthorizedKeysFile {authorized_keys}", "StrictModes no"]
+    lines += extra_config or []
     config = workdir / "sshd_config"
     config.write_text("\n".join(lines) + "\n")
     if IS_ROOT:

@@ -1,4 +1,4 @@
-"""``ctrlops dest ...``: add, list, show, remove, test."""
+"""``ctrlops dest ...``: add, list, show, edit, remove, test."""
 
 from __future__ import annotations
 
@@ -120,6 +120,44 @@ def show(name: str = typer.Argument(...), as_json: bool = JsonOpt) -> None:
         print_json(info)
     else:
         _render(info)
+
+
+@app.command("edit")
+@handle_errors
+def edit(
+    name: str = typer.Argument(...),
+    access_key_id: str | None = typer.Option(None, "--access-key-id", help="New access key id."),
+    secret_stdin: bool = typer.Option(
+        False, "--secret-stdin", help=f"Read the new secret from stdin (else ${SECRET_ENV})."
+    ),
+    keep_secret: bool = typer.Option(
+        False, "--keep-secret", help="Change only --access-key-id; keep the stored secret."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Replace a destination's key, then redeploy the jobs using it (exit 1 if one fails)."""
+    if keep_secret and secret_stdin:
+        raise InputError("--keep-secret", "cannot be combined with --secret-stdin")
+    if keep_secret and access_key_id is None:
+        raise InputError("--keep-secret", "nothing to change without --access-key-id")
+    destinations.show(name)  # an unknown name fails before asking for a secret
+    secret = None if keep_secret else _read_secret(secret_stdin)
+    info = run(destinations.set_credentials(name, secret, access_key_id=access_key_id))
+    if as_json:
+        print_json(info)
+    else:
+        console.print(f"updated the key of destination [bold]{name}[/]", highlight=False)
+        for job in info["redeployed"]:
+            console.print(f"  redeployed job {job}", highlight=False)
+        for f in info["failed"]:
+            console.print(
+                f"  [bold red]job {f['job']} still has the old key:[/] {f['cause']}"
+                + (f" ({f['fix']})" if f["fix"] else ""),
+                highlight=False,
+            )
+        console.print(f"next: `ctrlops dest test {name} --server SERVER`", highlight=False)
+    if info["failed"]:
+        raise typer.Exit(1)
 
 
 @app.command("remove")

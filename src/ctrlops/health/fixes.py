@@ -24,6 +24,9 @@ BANNER_OF = {
     "reconnect": "shell_disconnected",
     "redeploy": "crontab_drift",
 }
+# Redeploy rewrites the crontab block and re-records the server's timezone for every job:
+# it clears both banners.
+REDEPLOY_CLEARS = ("crontab_drift", "timezone_changed")
 
 _ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 

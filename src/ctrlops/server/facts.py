@@ -36,12 +36,26 @@ if [ "$(id -u)" = 0 ]; then say sudo root
 elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then say sudo passwordless
 elif command -v sudo >/dev/null 2>&1; then say sudo password
 else say sudo none; fi
-tz=""
-if command -v timedatectl >/dev/null 2>&1; then
-  tz=$(timedatectl show -p Timezone --value 2>/dev/null)
+# The zone cron fires in is the rules in /etc/localtime (the cron daemon has no TZ), so a
+# name is taken only when its zoneinfo file has those exact bytes: /etc/timezone and the
+# symlink's target can be stale. timedatectl is not asked: it needs systemd and D-Bus.
+lt=/etc/localtime zi=/usr/share/zoneinfo tz="" etc_tz="" link=""
+[ -r /etc/timezone ] && etc_tz=$(head -n1 /etc/timezone | tr -d ' \t')
+[ -L "$lt" ] && link=$(readlink "$lt" | sed 's|.*zoneinfo/||')
+if [ -r "$lt" ] && command -v cmp >/dev/null 2>&1; then
+  for c in "$etc_tz" "$link"; do
+    [ -n "$c" ] && [ -f "$zi/$c" ] && cmp -s "$lt" "$zi/$c" && { tz=$c; break; }
+  done
+  if [ -z "$tz" ] && [ -d "$zi" ]; then
+    size=$(wc -c < "$lt" | tr -d ' ')
+    tz=$(find "$zi" -type f -size "${size}c" ! -path '*/posix/*' ! -path '*/right/*' \
+      2>/dev/null | sort | while read -r f; do
+        cmp -s "$lt" "$f" && { printf '%s' "${f#"$zi"/}"; break; }
+      done)
+  fi
 fi
-[ -n "$tz" ] || { [ -r /etc/timezone ] && tz=$(cat /etc/timezone); }
-[ -n "$tz" ] || { [ -L /etc/localtime ] && tz=$(readlink /etc/localtime | sed 's|.*zoneinfo/||'); }
+[ -n "$tz" ] || tz=$link
+[ -n "$tz" ] || tz=$etc_tz
 say timezone "${tz:-${TZ:-UTC}}"
 say utc_offset "$(date +%z)"
 say epoch "$(date +%s)"
@@ -84,12 +98,15 @@ say runner_version "$(sed -n '2s/^# ctrlops-run version //p' "$HOME/"""
     + RUNNER
     + r"""" 2>/dev/null)"
 d="$HOME/.ctrlops"; [ -d "$d" ] || d="$HOME"
-say disk_free_kb "$(df -Pk "$d" 2>/dev/null | awk 'NR==2 {print $4}')"
-say disk_used_pct "$(df -Pk "$d" 2>/dev/null | awk 'NR==2 {sub("%","",$5); print $5}')"
+df=$(df -Pk "$d" 2>/dev/null | awk 'NR==2 {sub("%","",$5); print $2, $4, $5, $6}')
+say disk_size_kb "$(echo "$df" | cut -d' ' -f1)"
+say disk_free_kb "$(echo "$df" | cut -d' ' -f2)"
+say disk_used_pct "$(echo "$df" | cut -d' ' -f3)"
+say disk_mount "$(echo "$df" | cut -d' ' -f4-)"
 """
 )
 
-_INTS = ("uid", "epoch", "disk_free_kb", "disk_used_pct", "runner_version")
+_INTS = ("uid", "epoch", "disk_size_kb", "disk_free_kb", "disk_used_pct", "runner_version")
 
 
 def parse(text: str) -> dict[str, Any]:
@@ -142,5 +159,7 @@ async def gather(remote: Remote, timeout: float = 20.0) -> dict[str, Any]:
     after = time.time()
     facts = parse(result.stdout)
     if facts["epoch"] is not None:
-        facts["clock_offset"] = round(facts["epoch"] - (before + after) / 2)
+        # `date +%s` truncates: the server's clock read somewhere in [epoch, epoch + 1).
+        facts["clock_offset"] = round(facts["epoch"] + 0.5 - (before + after) / 2)
+        facts["clock_error"] = round((after - before) / 2 + 0.5, 1)  # what bounds it
     return facts

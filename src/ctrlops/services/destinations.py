@@ -1,4 +1,4 @@
-"""Destinations: add, list, show, remove, and Test Connection from a server.
+"""Destinations: add, list, show, change credentials, remove, and Test Connection.
 
 The secret access key is only ever stored encrypted (``store.secrets``) and never
 returned: every dict this module hands out shows it masked.
@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ctrlops.errors import ConnectionFailed, InputError, NotFoundError
+from ctrlops.errors import ConnectionFailed, CtrlopsError, InputError, NotFoundError
 from ctrlops.rclone.providers import DestinationSpec, rclone_config
 from ctrlops.remote.base import Remote
 from ctrlops.remote.exec import MASK
@@ -117,6 +117,45 @@ def load(name: str) -> tuple[DestinationSpec, str]:
     with session() as s:
         row = _row(s, name)
         return _spec(row), secrets.decrypt(row.secret_enc)
+
+
+async def set_credentials(
+    name: str, secret: str | None, *, access_key_id: str | None = None
+) -> dict[str, Any]:
+    """Replace the key of ``name`` (the id, the secret or both), then redeploy its jobs.
+
+    The servers keep the key in each job's rclone.conf, so every job using ``name`` is
+    deployed again; one that fails is reported, not raised, and the others still go.
+    Returns the destination (masked) plus ``"redeployed"`` (job names) and ``"failed"``
+    (``[{"job", "category", "cause", "fix"}]``). The last Test Connection stays as it was:
+    only a new one says whether the new key works. Raises :class:`NotFoundError`, or
+    :class:`InputError` when nothing is given or a value is unusable (nothing is written).
+    """
+    from ctrlops.services import jobs  # jobs build on destinations; imported lazily
+
+    if secret is None and access_key_id is None:
+        raise InputError(
+            "secret_access_key", "nothing to change: give a new secret and/or --access-key-id"
+        )
+    with session() as s:
+        row = _row(s, name)
+        fields = _spec(row).model_dump()
+        spec = DestinationSpec(**{**fields, "access_key_id": access_key_id or row.access_key_id})
+        new_secret = secret if secret is not None else secrets.decrypt(row.secret_enc)
+        rclone_config(spec, new_secret)  # the same check ``add`` makes
+        row.access_key_id = spec.access_key_id
+        row.secret_enc = secrets.encrypt(new_secret)
+        users = sorted(s.scalars(select(Job.name).where(Job.destination_id == row.id)).all())
+    redeployed: list[str] = []
+    failed: list[dict[str, Any]] = []
+    for job in users:
+        try:
+            await jobs.redeploy(job)
+        except CtrlopsError as e:
+            failed.append({"job": job, **e.as_dict()})
+        else:
+            redeployed.append(job)
+    return {**show(name), "redeployed": redeployed, "failed": failed}
 
 
 def remove(name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import platform
 import shlex
@@ -101,21 +102,30 @@ async def _reconnect(server_name: str, timeout: float | None) -> dict[str, Any]:
 
 
 async def _redeploy(server_name: str, timeout: float | None) -> dict[str, Any]:
-    """Write the server's runner, job files and crontab block again from the store."""
+    """Write the server's runner, job files and crontab block again from the store.
+
+    Each job is deployed with no timezone of its own, so the server's current zone is
+    recorded for it: its schedule is read in that zone from now on (what cron there does).
+    """
     from ctrlops.services import jobs  # jobs build on servers and health; imported lazily
 
     before = await servers.check(server_name, timeout)
-    drifted = "crontab_drift" in _banner_ids(before)
-    names = await jobs.redeploy_server(server_name)
+    showing = [b for b in _banner_ids(before) if b in fixes.REDEPLOY_CLEARS]
+    names = [j.name for j in jobs.list_all() if j.server == server_name]
+    for name in names:
+        await jobs.redeploy(name, dataclasses.replace(jobs.get(name), timezone=None))
+    if not names:  # no job: only the crontab block (an empty one) is rewritten
+        await jobs.redeploy_server(server_name)
     after = await servers.check(server_name, timeout)
+    left = [b for b in _banner_ids(after) if b in fixes.REDEPLOY_CLEARS]
     return {
         "action": "redeploy",
-        "changed": drifted,
+        "changed": bool(showing),
         "ran": [f"deploy {n}" for n in names],
         "manual": None,
         "error": None,
-        "reason": "",
-        "fixed": after["ok"] and "crontab_drift" not in _banner_ids(after),
+        "reason": "" if showing else "the crontab block and the jobs' timezone are current",
+        "fixed": after["ok"] and not left,
         "check": after,
     }
 

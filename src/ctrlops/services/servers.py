@@ -7,11 +7,13 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from ctrlops.errors import ConnectionFailed, CtrlopsError, InputError, NotFoundError
+from ctrlops.health.probes import REACHED_STATES, DestEvent, Known, ScheduledJob, banners
 from ctrlops.remote.base import Remote
 from ctrlops.remote.diagnose import LAYERS
 from ctrlops.remote.local import LocalRemote
@@ -20,7 +22,7 @@ from ctrlops.remote.ssh import DEFAULT_CONNECT_TIMEOUT, SSHRemote, SSHTarget, fi
 from ctrlops.server import facts as server_facts
 from ctrlops.server.spec import ServerSpec
 from ctrlops.store.db import session
-from ctrlops.store.models import Server, utcnow
+from ctrlops.store.models import Job, Server, utcnow
 
 
 @dataclass(frozen=True)
@@ -220,14 +222,80 @@ async def _crontab_drift(remote: Remote, name: str) -> str:
     return await jobs.crontab_drift(remote, name)
 
 
+def _utc(value: datetime | str | None) -> datetime | None:
+    """Aware UTC from a stored time (SQLite hands back naive datetimes, all UTC)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _dest_events(job: Job, tested: set[str]) -> list[DestEvent]:
+    """The destination's last Test Connection (once per destination) and the job's last run."""
+    out: list[DestEvent] = []
+    dest = job.destination
+    last = dict(dest.last_test or {})
+    at = _utc(last.get("at"))
+    if dest.name not in tested and at is not None:
+        tested.add(dest.name)
+        out.append(
+            DestEvent(
+                dest.name,
+                at,
+                bool(last.get("ok")),
+                last.get("category"),
+                str(last.get("cause") or ""),
+                f"Test Connection from {last.get('server') or 'a server'}",
+            )
+        )
+    ended = [(_utc(r.finished or r.started), r) for r in job.runs if r.state != "running"]
+    timed = [(when, r) for when, r in ended if when is not None]
+    if timed:
+        when, run = max(timed, key=lambda pair: pair[0])
+        diagnosis = dict(run.diagnosis or {})
+        out.append(
+            DestEvent(
+                dest.name,
+                when,
+                run.state in REACHED_STATES,
+                diagnosis.get("category"),
+                str(diagnosis.get("cause") or run.state),
+                f"run {run.run_id} of job {job.name}",
+            )
+        )
+    return out
+
+
+def known(name: str, now: datetime | None = None) -> Known:
+    """What the store knows that the banners compare with the server's facts.
+
+    The zone each deployed scheduled job was recorded in, and for each destination its
+    jobs here use: the last Test Connection and each job's last cached run.
+    """
+    scheduled: list[ScheduledJob] = []
+    events: list[DestEvent] = []
+    tested: set[str] = set()
+    with session() as s:
+        rows = s.scalars(select(Job).join(Server).where(Server.name == name).order_by(Job.name))
+        for job in rows:
+            if not job.enabled:
+                continue
+            if job.schedule and job.timezone and job.deployed_at is not None:
+                scheduled.append(ScheduledJob(job.name, job.schedule, job.timezone))
+            events += _dest_events(job, tested)
+    return Known(name, scheduled, events, now or datetime.now(UTC))
+
+
 async def check(name: str, timeout: float | None = None) -> dict[str, Any]:
     """Walk the connection layers of ``name`` and gather its facts.
 
     Returns ``{"ok", "server", "layer", "category", "cause", "fix", "layers", "facts",
     "shell"}``; ``layer`` is the first failing layer (None when ok). Raises NotFoundError.
     """
-    from ctrlops.health.probes import banners  # health builds on facts; imported lazily
-
     info = get(name)
     detail: dict[str, str] = {}
     result: dict[str, Any] = {
@@ -268,7 +336,7 @@ async def check(name: str, timeout: float | None = None) -> dict[str, Any]:
         _LOCAL_LAYERS if info.kind == "local" else LAYERS, result["layer"], detail
     )
     result["shell"] = shell_state(name)
-    result["banners"] = banners(result, info) if result["ok"] else []
+    result["banners"] = banners(result, info, known(name)) if result["ok"] else []
     return result
 
 
