@@ -129,7 +129,7 @@ def test_killing_the_control_plane_mid_deploy_never_leaves_a_torn_crontab_or_run
     assert crontab_of(bed.sshd.user).startswith(own)
 
 
-def test_a_run_lost_in_a_crash_is_recorded_as_failed_not_running_forever(bed: Bed) -> None:
+def test_a_run_lost_in_a_crash_is_recorded_as_interrupted_not_running_forever(bed: Bed) -> None:
     src = bed.tree()
     (src / "big.bin").write_bytes(b"\0" * (4 * 1024 * 1024))
     chown(src, bed.sshd.user)
@@ -139,9 +139,9 @@ def test_a_run_lost_in_a_crash_is_recorded_as_failed_not_running_forever(bed: Be
     # Power loss: every process of the user dies at once, no trap gets to run.
     subprocess.run(["pkill", "-KILL", "-u", bed.sshd.user], check=False)
     last = run(jobs.status("crash"))["last_run"]
-    assert last["state"] == "failed"
+    assert last["state"] == "interrupted"
     assert last["diagnosis"]["category"] == "killed"
-    assert "disappeared" in last["diagnosis"]["cause"]
+    assert "the server lost the run's process" in last["diagnosis"]["cause"]
 
 
 def test_a_frozen_storage_endpoint_makes_the_run_stalled_and_kill_works(bed: Bed) -> None:

@@ -1,10 +1,12 @@
 """Run records as the server keeps them, and what they mean to a user (pure).
 
-The runner records ``state`` running/success/failed/killed/skipped; the user-visible state
-adds what only the log can tell: ``success, nothing copied`` (zero transferred, zero
-checked), ``warning`` (finished after retries or with skipped files), ``stalled`` (alive,
-no progress for the stall window); a ``running`` record whose process is gone is a run the
-server lost (reboot, OOM kill), shown as ``failed``.
+The runner records ``state`` running/success/failed/killed/skipped/interrupted; the
+user-visible state adds what only the log can tell: ``success, nothing copied`` (zero
+transferred, zero checked), ``warning`` (finished after retries or with skipped files),
+``stalled`` (alive, no progress for the stall window). A run the server lost (reboot, OOM
+kill, SIGKILL: no trap of the runner could record its end) is ``interrupted``: the runner
+rewrites such a record at the job's next start, and until then a ``running`` record whose
+process is gone (``alive=0``) reads the same, so it is never shown as running forever.
 """
 
 from __future__ import annotations
@@ -25,6 +27,18 @@ STALLED = "stalled"
 KILLED = "killed"
 SKIPPED = "skipped"
 MISSED = "missed"
+INTERRUPTED = "interrupted"
+
+# Category "killed": the run was ended from outside, by the machine rather than by a user.
+_INTERRUPTED_DIAGNOSIS: dict[str, str] = {
+    "category": "killed",
+    "cause": "the server lost the run's process before it finished: the server rebooted "
+    "or lost power, or the process was killed (out of memory, or by hand); the files "
+    "copied before that are at the destination, the rest are not",
+    "fix": "run the job again (Run Now) or wait for its next scheduled run, which copies "
+    "the rest; if it keeps happening, check `uptime` for reboots and `dmesg` for the "
+    "out-of-memory killer",
+}
 
 # Why a run stopped before rclone could say anything, from the runner's ``reason=``.
 _REASONS: dict[str, tuple[str, str, str]] = {
@@ -126,15 +140,9 @@ def user_state(record: RunRecord, diagnosis: Diagnosis | None) -> tuple[str, dic
     """Return the state a user sees for ``record`` and the diagnosis to show beside it."""
     shown = diagnosis.as_dict() if diagnosis else {}
     short: dict[str, str] = {k: str(shown[k]) for k in ("category", "cause", "fix") if k in shown}
+    if record.state == INTERRUPTED or (record.state == RUNNING and record.alive is False):
+        return INTERRUPTED, dict(_INTERRUPTED_DIAGNOSIS)
     if record.state == RUNNING:
-        if record.alive is False:
-            return FAILED, {
-                "category": "killed",
-                "cause": "the run's process disappeared without finishing: the server "
-                "rebooted, or the process was killed (out of memory, or by hand)",
-                "fix": "run the job again with Run Now and watch it; check `dmesg` for the "
-                "OOM killer and `uptime` for a reboot",
-            }
         if diagnosis is not None and diagnosis.category == STALLED:
             return STALLED, short
         return RUNNING, {}

@@ -329,6 +329,15 @@ def list_objects(rclone: str, config: str, path: str, *, metadata: bool) -> Argv
             "--", _remote(path))  # fmt: skip
 
 
+def list_folder(rclone: str, config: str, path: str) -> Argv:
+    """Return argv printing the files and folders directly in folder ``path`` as JSON.
+
+    The trailing ``/`` makes bucket remotes list ``path`` as a folder even where an object
+    of that name exists (they would list that one file instead).
+    """
+    return (rclone, "lsjson", *_flags(config), "--", _remote(path.rstrip("/") + "/"))
+
+
 def list_dirs(rclone: str, config: str, path: str) -> Argv:
     """Return argv printing the directories directly under ``path``, one per line."""
     return (rclone, "lsf", *_flags(config), "--dirs-only", "--", _remote(path))

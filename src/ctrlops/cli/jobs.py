@@ -23,6 +23,7 @@ _COLOUR = {
     "warning": "yellow",
     "success, nothing copied": "red",
     "failed": "red",
+    "interrupted": "red",
     "stalled": "red",
     "killed": "red",
     "missed": "red",
@@ -49,6 +50,34 @@ def _warn(result: dict[str, Any]) -> None:
 
 Sources = typer.Option(..., "--source", help="Absolute path to back up (repeatable).")
 Excludes = typer.Option(None, "--exclude", help="rclone glob to skip (repeatable).")
+_VERIFY_HELP = "Cron expression: the server compares the sources with the backup then."
+_DOWNLOAD_HELP = "Verify by comparing contents (for providers without usable hashes)."
+_RESTORE_HELP = "Each scheduled verification also restores N random files and compares them."
+
+
+def _verify_options(
+    options: dict[str, Any],
+    verify_schedule: str | None,
+    verify_download: bool | None,
+    restore_test_files: int | None,
+) -> dict[str, Any]:
+    """Return ``options`` with the verification flags given applied (None: unchanged).
+
+    ``--verify-schedule ''`` stops scheduled verification, and with it the restore test
+    unless ``--restore-test-files`` is given too; the service validates the result.
+    """
+    out = dict(options)
+    if verify_schedule is not None:
+        if verify_schedule.strip():
+            out["verify_schedule"] = verify_schedule
+        else:
+            out.pop("verify_schedule", None)
+            out.pop("restore_test_files", None)
+    if verify_download is not None:
+        out["verify_download"] = verify_download
+    if restore_test_files is not None:
+        out["restore_test_files"] = restore_test_files
+    return out
 
 
 @app.command("add")
@@ -74,9 +103,12 @@ def add(
     keep_days: int = typer.Option(
         0, "--keep-days", help="Mirror mode: delete versions older than this (0: keep all)."
     ),
+    verify_schedule: str | None = typer.Option(None, "--verify-schedule", help=_VERIFY_HELP),
+    verify_download: bool = typer.Option(False, "--verify-download", help=_DOWNLOAD_HELP),
+    restore_test_files: int = typer.Option(0, "--restore-test-files", help=_RESTORE_HELP),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Create a job and deploy it (runner, files, crontab line) to its server."""
+    """Create a job and deploy it (runner, files, crontab lines) to its server."""
     info = jobs.spec(
         name,
         server=server,
@@ -88,11 +120,16 @@ def add(
         excludes=exclude or [],
         mode=mode,
         bwlimit=bwlimit,
-        options={
-            "stats_interval": stats_interval,
-            "stall_seconds": stall_minutes * 60,
-            "ping_url": ping_url,
-        },
+        options=_verify_options(
+            {
+                "stats_interval": stats_interval,
+                "stall_seconds": stall_minutes * 60,
+                "ping_url": ping_url,
+            },
+            verify_schedule,
+            verify_download or None,
+            restore_test_files or None,
+        ),
     )
     result = run(jobs.add(info))
     if as_json:
@@ -102,6 +139,8 @@ def add(
         f"added job [bold]{name}[/] on {server}: {result['schedule_text']} ({result['timezone']})",
         highlight=False,
     )
+    if info.options.get("verify_schedule"):
+        console.print(f"verified on the server at: {info.options['verify_schedule']}")
     _warn(result)
 
 
@@ -116,6 +155,15 @@ def edit(
     exclude: list[str] | None = Excludes,
     mode: str | None = typer.Option(None, "--mode"),
     bwlimit: str | None = typer.Option(None, "--bwlimit"),
+    verify_schedule: str | None = typer.Option(
+        None, "--verify-schedule", help="Cron expression; '' stops scheduled verification."
+    ),
+    verify_download: bool | None = typer.Option(
+        None, "--verify-download/--no-verify-download", help=_DOWNLOAD_HELP
+    ),
+    restore_test_files: int | None = typer.Option(
+        None, "--restore-test-files", help=_RESTORE_HELP + " 0: off."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Change a job and redeploy it."""
@@ -130,7 +178,7 @@ def edit(
         excludes=old.excludes if exclude is None else exclude,
         mode=mode or old.mode,
         bwlimit=old.bwlimit if bwlimit is None else (bwlimit or None),
-        options=old.options,
+        options=_verify_options(old.options, verify_schedule, verify_download, restore_test_files),
         uid=old.uid,
     )
     result = run(jobs.redeploy(name, info))

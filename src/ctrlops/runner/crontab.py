@@ -22,32 +22,42 @@ END = "# END ctrlops"
 HEADER = "# Managed by ctrlops: edits here are overwritten. Add your own jobs outside."
 CHECKSUM = "# ctrlops sha256="
 
+# What a line has the runner do: back the job up, or verify its backup.
+START = "start"
+VERIFY = "verify"
+ACTIONS = (START, VERIFY)
+
 # cron runs the command with /bin/sh and a minimal PATH (/usr/bin:/bin); setting PATH on
 # the line itself is what makes a cron run find what a login shell finds. `%` would be
 # turned into a newline by cron, so nothing on the line may contain one (none does: the
-# schedule, CRON_PATH and uids are all validated to plain characters).
-_COMMAND = '"$HOME/' + layout.RUNNER + '" start {uid} cron >/dev/null 2>&1'
+# schedule, CRON_PATH, actions and uids are all validated to plain characters).
+_COMMAND = '"$HOME/' + layout.RUNNER + '" {action} {uid} cron >/dev/null 2>&1'
 _ENTRY_RE = re.compile(
     r"(?P<expr>\S+ \S+ \S+ \S+ \S+) PATH=(?P<path>\S+) "
-    + re.escape('"$HOME/' + layout.RUNNER + '" start ')
-    + r"(?P<uid>\S+) cron >/dev/null 2>&1"
+    + re.escape('"$HOME/' + layout.RUNNER + '" ')
+    + r"(?P<action>start|verify) (?P<uid>\S+) cron >/dev/null 2>&1"
 )
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One scheduled job: its uid and its (validated, normalised) cron expression."""
+    """One scheduled line: a job's uid, its (validated, normalised) cron expression, and
+    ``action``: ``start`` a backup (the default, and all that blocks written before
+    verification existed hold) or ``verify`` the backup against the source."""
 
     uid: str
     schedule: str
+    action: str = START
 
     def __post_init__(self) -> None:
         validate_uid(self.uid)
         object.__setattr__(self, "schedule", schedule.validate(self.schedule))
+        if self.action not in ACTIONS:
+            raise InputError("action", f"{self.action!r} is neither 'start' nor 'verify'")
 
     def line(self) -> str:
-        """Return the crontab line (without newline) that starts this job's runs."""
-        command = _COMMAND.format(uid=self.uid)
+        """Return the crontab line (without newline) that has cron run this action."""
+        command = _COMMAND.format(action=self.action, uid=self.uid)
         return f"{self.schedule} PATH={layout.CRON_PATH} {command}"
 
 
@@ -75,14 +85,16 @@ def _digest(lines: Iterable[str]) -> str:
 def render_block(entries: Iterable[Entry]) -> str:
     """Return the managed block for ``entries`` ("" when there are none, i.e. remove it).
 
-    Entries are sorted by uid, so the same jobs always give the same bytes and a deploy
-    can tell "unchanged" by comparing text. Raises InputError("job") for a repeated uid.
+    Entries are sorted by uid (a job's backup line before its verify line), so the same
+    jobs always give the same bytes and a deploy can tell "unchanged" by comparing text;
+    a block of backup lines only is byte for byte what earlier versions wrote. Raises
+    InputError("job") for a uid scheduled twice for the same action.
     """
-    ordered = sorted(entries, key=lambda e: e.uid)
+    ordered = sorted(entries, key=lambda e: (e.uid, ACTIONS.index(e.action)))
     if not ordered:
         return ""
-    uids = [e.uid for e in ordered]
-    if len(set(uids)) != len(uids):
+    keys = [(e.uid, e.action) for e in ordered]
+    if len(set(keys)) != len(keys):
         raise InputError("job", "the same job uid is scheduled twice")
     body = [HEADER, *(e.line() for e in ordered)]
     return "\n".join([BEGIN, *body, CHECKSUM + _digest(body), END]) + "\n"
@@ -149,7 +161,7 @@ def parse_block(crontab_text: str) -> Block | None:
                 problems.append(f"not a ctrlops job line: {line!r}")
                 continue
             try:
-                entries.append(Entry(found["uid"], found["expr"]))
+                entries.append(Entry(found["uid"], found["expr"], found["action"]))
             except InputError as exc:
                 problems.append(f"bad job line {line!r}: {exc.reason}")
     return Block(tuple(entries), tuple(problems))

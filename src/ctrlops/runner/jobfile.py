@@ -16,6 +16,9 @@ from ctrlops.errors import InputError
 
 # Bump when job.env changes incompatibly; the runner refuses a format it does not know.
 JOB_FORMAT = 1
+# Each file of a restore test is downloaded to the server's disk: a bound keeps a typo
+# (an extra zero) from filling it.
+MAX_RESTORE_TEST_FILES = 1000
 
 Mode = Literal["copy", "mirror"]
 
@@ -161,6 +164,11 @@ class JobFiles:
     keep_runs: int = 200
     ping_url: str = ""
     keep_versions_days: int = 0  # 0: keep every version
+    # `ctrlops-run verify`: compare contents by download (providers without a usable hash),
+    # and how many random files each verification reads back (0: no restore test).
+    verify_download: bool = False
+    restore_test_files: int = 0
+    keep_verifies: int = 30
 
     def __post_init__(self) -> None:
         # Normalised values replace the given ones, so the files always hold the
@@ -188,6 +196,13 @@ class JobFiles:
         put("extra_flags", tuple(validate_extra_flag(f) for f in self.extra_flags))
         if self.keep_runs < 0:
             raise InputError("keep_runs", "cannot be negative (0 keeps every run)")
+        if not 0 <= self.restore_test_files <= MAX_RESTORE_TEST_FILES:
+            raise InputError(
+                "--restore-test-files",
+                f"must be a whole number from 0 (off) to {MAX_RESTORE_TEST_FILES}",
+            )
+        if self.keep_verifies < 0:
+            raise InputError("keep_verifies", "cannot be negative (0 keeps every record)")
         if not 0 <= self.keep_versions_days <= 36500:
             raise InputError("--keep-days", "must be between 0 (keep all) and 36500")
         if self.ping_url and not _PING_RE.fullmatch(self.ping_url):
@@ -228,6 +243,10 @@ def render_job_env(job: JobFiles) -> str:
         "RUNS_KEEP": str(job.keep_runs),
         "PING_URL": job.ping_url,
         "KEEP_VERSIONS_DAYS": str(job.keep_versions_days),
+        # Read by `ctrlops-run verify` only; a runner without it ignores them.
+        "VERIFY_DOWNLOAD": "1" if job.verify_download else "0",
+        "RESTORE_TEST_FILES": str(job.restore_test_files),
+        "VERIFIES_KEEP": str(job.keep_verifies),
     }
     head = "# Written by ctrlops; sourced by ctrlops-run. Edits are overwritten.\n"
     return head + "".join(f"{key}={quote(value)}\n" for key, value in values.items())

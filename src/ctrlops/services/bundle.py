@@ -70,7 +70,7 @@ def _failing(recs: list[RunRecord]) -> RunRecord | None:
     bad = [
         r
         for r in recs
-        if r.state in (records.FAILED, records.KILLED)
+        if r.state in (records.FAILED, records.KILLED, records.INTERRUPTED)
         or (r.state == records.RUNNING and r.alive is False)
     ]
     pool = bad or recs

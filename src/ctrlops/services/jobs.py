@@ -25,6 +25,7 @@ from ctrlops.rclone.providers import rclone_config
 from ctrlops.remote.base import Remote
 from ctrlops.remote.exec import execute
 from ctrlops.runner import crontab, layout
+from ctrlops.runner.jobfile import MAX_RESTORE_TEST_FILES as MAX_RESTORE
 from ctrlops.runner.jobfile import JobFiles
 from ctrlops.server import facts as server_facts
 from ctrlops.server.spec import check_name
@@ -127,7 +128,37 @@ def _files(info: JobInfo, dest_bucket: str, dest_prefix: str) -> JobFiles:
         fast_list=bool(info.options.get("fast_list", True)),
         ping_url=str(info.options.get("ping_url") or ""),
         keep_versions_days=int(info.options.get("keep_days") or 0),
+        verify_download=bool(info.options.get("verify_download")),
+        restore_test_files=int(info.options.get("restore_test_files") or 0),
     )
+
+
+def _verify_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Return ``options`` with the scheduled verification's settings validated (a copy).
+
+    ``verify_schedule`` is normalised (absent when empty); ``restore_test_files`` needs it,
+    because only a scheduled verification runs the restore test. Raises InputError naming
+    the CLI flag.
+    """
+    out = dict(options)
+    expr = out.pop("verify_schedule", None)
+    if expr:
+        try:
+            out["verify_schedule"] = schedule.validate(str(expr))
+        except InputError as e:
+            raise InputError("--verify-schedule", e.reason, e.fix) from None
+    files = out.get("restore_test_files") or 0
+    if isinstance(files, bool) or not isinstance(files, int) or not 0 <= files <= MAX_RESTORE:
+        raise InputError(
+            "--restore-test-files", f"{files!r} is not a whole number from 0 (off) to {MAX_RESTORE}"
+        )
+    if files and not out.get("verify_schedule"):
+        raise InputError(
+            "--restore-test-files",
+            "the restore test runs with the scheduled verification, which is not set",
+            "add --verify-schedule CRON (e.g. '0 3 * * 0')",
+        )
+    return out
 
 
 def spec(
@@ -163,6 +194,7 @@ def spec(
     expr = schedule.validate(schedule_expr) if schedule_expr else None
     if timezone:
         schedule.zone(timezone)
+    options = _verify_options(options or {})
     info = JobInfo(
         name,
         uid or _new_uid(name),
@@ -205,35 +237,47 @@ def spec(
     )
 
 
+def _job_entries(uid: str, expr: str | None, options: dict[str, Any] | None) -> list[crontab.Entry]:
+    """A job's crontab lines: its backup schedule, and its verification's if it has one."""
+    out = [crontab.Entry(uid, expr)] if expr else []
+    verify = (options or {}).get("verify_schedule")
+    if verify:
+        out.append(crontab.Entry(uid, str(verify), crontab.VERIFY))
+    return out
+
+
 def _server_entries(server: str, replace: JobInfo | None = None) -> list[crontab.Entry]:
     """The crontab entries the server should have: every enabled scheduled job of it in the
-    store (including one whose first deploy is under way), with ``replace`` as edited."""
-    entries: dict[str, crontab.Entry] = {}
+    store (including one whose first deploy is under way), with ``replace`` as edited.
+    A job can have two: its backups and its scheduled verification."""
+    entries: dict[str, list[crontab.Entry]] = {}
     with session() as s:
         for row in s.scalars(select(Job).join(Server).where(Server.name == server)):
-            if row.schedule and row.enabled:
-                entries[row.uid] = crontab.Entry(row.uid, row.schedule)
+            if row.enabled:
+                entries[row.uid] = _job_entries(row.uid, row.schedule, row.options)
     if replace is not None:
-        entries.pop(replace.uid, None)
-        if replace.schedule:
-            entries[replace.uid] = crontab.Entry(replace.uid, replace.schedule)
-    return list(entries.values())
+        entries[replace.uid] = _job_entries(replace.uid, replace.schedule, replace.options)
+    return [e for listed in entries.values() for e in listed]
 
 
 async def crontab_drift(remote: Remote, server: str) -> str:
     """Return what differs between the server's ctrlops crontab block and the jobs the
     store says it runs ("" when they agree): a block edited or removed by hand."""
-    expected = {(e.uid, e.schedule) for e in _server_entries(server)}
+    expected = set(_server_entries(server))
     state = await deploy.read_crontab(remote)
     if not state.installed:
         return ""  # the cron banner already says it
     block = crontab.parse_block(state.text)
-    found = {(e.uid, e.schedule) for e in block.entries} if block else set()
+    found = set(block.entries) if block else set()
     problems = list(block.problems) if block else []
     if expected and block is None:
         problems.append("the ctrlops block is missing from the crontab")
-    missing = sorted(uid for uid, _ in expected - found)
-    extra = sorted(uid for uid, _ in found - expected)
+
+    def named(entry: crontab.Entry) -> str:
+        return entry.uid if entry.action == crontab.START else f"{entry.uid} ({entry.action})"
+
+    missing = sorted(named(e) for e in expected - found)
+    extra = sorted(named(e) for e in found - expected)
     if missing:
         problems.append("jobs without their schedule line: " + ", ".join(missing))
     if extra:
@@ -258,12 +302,12 @@ async def _deploy(remote: Remote, info: JobInfo) -> dict[str, Any]:
     await deploy.write_job(remote, files, rclone_config(d_spec, secret, "dest"), secret=secret)
     warnings: list[str] = []
     scheduled = await deploy.set_schedules(remote, lambda: _server_entries(info.server, info))
-    if info.schedule and not scheduled:
+    if _job_entries(info.uid, info.schedule, info.options) and not scheduled:
         warnings.append(
             "cron is not installed on the server: only manual runs will happen "
             f"(`ctrlops server fix {info.server} install-cron`)"
         )
-    elif info.schedule and not facts.get("cron_running"):
+    elif _job_entries(info.uid, info.schedule, info.options) and not facts.get("cron_running"):
         warnings.append(
             "the cron service is not running on the server: scheduled runs will "
             f"not happen (`ctrlops server fix {info.server} start-cron`)"
@@ -394,7 +438,9 @@ async def _interpret(
 
 
 # Run states whose meaning (counts, diagnosis, stalled) only the log can tell.
-NEEDS_LOG = frozenset({records.SUCCESS, records.FAILED, records.KILLED, records.RUNNING})
+NEEDS_LOG = frozenset(
+    {records.SUCCESS, records.FAILED, records.KILLED, records.RUNNING, records.INTERRUPTED}
+)
 
 
 def interpret(
@@ -455,6 +501,12 @@ async def status(name: str, *, now: datetime | None = None) -> dict[str, Any]:
             )
             if missed:
                 reasons = await _missed_reasons(remote, info, missed)
+        last_verify = None
+        if info.options.get("verify_schedule"):
+            # Imported here: the restore service imports this module.
+            from ctrlops.services import restore as verification
+
+            last_verify = await verification.scheduled(remote, info, provider, now=now)
     if last is not None:
         _cache(name, [last])
     tz = info.timezone or "UTC"
@@ -470,6 +522,7 @@ async def status(name: str, *, now: datetime | None = None) -> dict[str, Any]:
         "missed": [m.isoformat() for m in missed],
         "missed_reasons": reasons,
         "last_run": last,
+        "last_verify": last_verify,
     }
 
 
@@ -483,7 +536,7 @@ async def _missed_reasons(remote: Remote, info: JobInfo, missed: list[datetime])
         out.append("the cron service is not running on the server")
     state = await deploy.read_crontab(remote)
     block = crontab.parse_block(state.text)
-    if block is None or info.uid not in {e.uid for e in block.entries}:
+    if block is None or info.uid not in {e.uid for e in block.entries if e.action == crontab.START}:
         out.append("the job's crontab line is missing (fix: `ctrlops job deploy NAME`)")
     elif block.drifted:
         out.append("the ctrlops crontab block was edited by hand: " + "; ".join(block.problems))

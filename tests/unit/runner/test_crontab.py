@@ -145,3 +145,71 @@ def test_it_keeps_user_lines_byte_for_byte_across_replace_and_remove(
 @given(text=user_text)
 def test_it_leaves_a_crontab_without_block_alone_when_removing(text: str) -> None:
     assert crontab.replace_block(text, "") == text
+
+
+# ---- scheduled verification lines ------------------------------------------------------
+
+RUN = '"$HOME/.ctrlops/bin/ctrlops-run"'
+# A block exactly as ctrlops wrote it before verification lines existed (servers deployed
+# then still carry it): it must read back intact, and re-rendering must not touch it.
+OLD_BLOCK = (
+    "# BEGIN ctrlops\n"
+    "# Managed by ctrlops: edits here are overwritten. Add your own jobs outside.\n"
+    f"0 2 * * * PATH={CRON_PATH} {RUN} start db-1 cron >/dev/null 2>&1\n"
+    f"*/15 * * * * PATH={CRON_PATH} {RUN} start web-2 cron >/dev/null 2>&1\n"
+    "# ctrlops sha256=6b1be766866d5d6e8b6f3a70c2c58f300fb376f3b2a726b40c2a981e4fda4f08\n"
+    "# END ctrlops\n"
+)
+WITH_VERIFY = [*ENTRIES, Entry("db-1", "0 3 * * 0", crontab.VERIFY)]
+
+
+def test_it_reads_a_block_written_before_verification_lines_as_intact() -> None:
+    block = crontab.parse_block("MAILTO=me\n" + OLD_BLOCK)
+    assert block is not None and not block.drifted
+    assert {(e.uid, e.action) for e in block.entries} == {("db-1", "start"), ("web-2", "start")}
+    assert crontab.render_block(ENTRIES) == OLD_BLOCK
+
+
+def test_it_renders_a_verify_line_after_the_jobs_backup_line() -> None:
+    lines = crontab.render_block(reversed(WITH_VERIFY)).splitlines()
+    assert lines[2:5] == [
+        f"0 2 * * * PATH={CRON_PATH} {RUN} start db-1 cron >/dev/null 2>&1",
+        f"0 3 * * 0 PATH={CRON_PATH} {RUN} verify db-1 cron >/dev/null 2>&1",
+        f"*/15 * * * * PATH={CRON_PATH} {RUN} start web-2 cron >/dev/null 2>&1",
+    ]
+
+
+def test_it_parses_verify_lines_back_with_their_action() -> None:
+    block = crontab.parse_block(crontab.render_block(WITH_VERIFY))
+    assert block is not None and not block.drifted
+    assert set(block.entries) == set(WITH_VERIFY)
+    assert Entry("db-1", "0 3 * * 0", crontab.VERIFY) in block.entries
+
+
+def test_it_schedules_a_verification_without_a_backup_schedule() -> None:
+    only = [Entry("manual-1", "*/5 * * * *", crontab.VERIFY)]
+    block = crontab.parse_block(crontab.render_block(only))
+    assert block is not None and block.entries == tuple(only)
+
+
+def test_it_refuses_two_verify_lines_for_one_job_and_unknown_actions() -> None:
+    with pytest.raises(InputError):
+        crontab.render_block(
+            [Entry("a", "0 * * * *", crontab.VERIFY), Entry("a", "5 * * * *", crontab.VERIFY)]
+        )
+    with pytest.raises(InputError) as caught:
+        Entry("a", "0 * * * *", "kill")
+    assert caught.value.field == "action"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda b: b.replace("0 3 * * 0", "0 4 * * 0"),  # verify schedule changed by hand
+        lambda b: b.replace(" verify db-1 ", " verify web-2 "),  # pointed at another job
+        lambda b: b.replace(" verify db-1 ", " prune db-1 "),  # an action ctrlops never writes
+    ],
+)
+def test_it_detects_hand_edits_of_a_verify_line(edit: Callable[[str], str]) -> None:
+    block = crontab.parse_block(edit(crontab.render_block(WITH_VERIFY)))
+    assert block is not None and block.drifted

@@ -94,7 +94,10 @@ def test_it_refuses_values_a_shell_cannot_hold(value: str) -> None:
 
 @settings(max_examples=100)
 @given(
-    path=st.text(st.characters(blacklist_characters="\x00\n\r/"), min_size=1).map(lambda s: "/" + s)
+    # Surrogates cannot be written to a file at all: refusing them is tested separately.
+    path=st.text(
+        st.characters(blacklist_characters="\x00\n\r/", blacklist_categories=("Cs",)), min_size=1
+    ).map(lambda s: "/" + s)
 )
 def test_it_writes_one_source_per_line_that_reads_back(path: str) -> None:
     if any(part in (".", "..") for part in path.split("/")):
@@ -182,3 +185,21 @@ def test_it_names_the_bad_field(changes: dict[str, object], field: str) -> None:
     with pytest.raises(InputError) as caught:
         replace(JOB, **changes)  # type: ignore[arg-type]
     assert caught.value.field == field
+
+
+def test_it_writes_the_verification_settings_the_runner_reads(tmp_path: Path) -> None:
+    job = replace(JOB, verify_download=True, restore_test_files=7, keep_verifies=12)
+    env = tmp_path / "job.env"
+    env.write_text(jobfile.render_job_env(job))
+    script = '. "$1"; printf "%s|%s|%s" "$VERIFY_DOWNLOAD" "$RESTORE_TEST_FILES" "$VERIFIES_KEEP"'
+    out = subprocess.run(["dash", "-c", script, "dash", str(env)], capture_output=True, text=True)
+    assert out.stdout == "1|7|12"
+    assert "VERIFY_DOWNLOAD='0'" in jobfile.render_job_env(JOB)
+    assert "RESTORE_TEST_FILES='0'" in jobfile.render_job_env(JOB)
+
+
+@pytest.mark.parametrize("files", [-1, jobfile.MAX_RESTORE_TEST_FILES + 1])
+def test_it_refuses_a_restore_test_size_out_of_range(files: int) -> None:
+    with pytest.raises(InputError) as caught:
+        replace(JOB, restore_test_files=files)
+    assert caught.value.field == "--restore-test-files"
