@@ -7,10 +7,11 @@ aware UTC datetimes. "Now" is always passed in.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -132,9 +133,29 @@ def expected_runs(
     if until <= since or limit <= 0:
         return []
     runs: deque[datetime] = deque(maxlen=limit)
-    for when in _iter(expr, tz, since, reverse=False):
+    for when in _iter(expr, tz, _walk_start(expr, tz, since, until, limit), reverse=False):
         if when > until:
             break
         if when > since:
             runs.append(when)
     return list(runs)
+
+
+# Walks start this far before the earliest run they must find: more than any DST shift,
+# so a forward walk is never begun inside a repeated hour that holds a wanted run.
+_WALK_MARGIN = timedelta(hours=3)
+
+
+def _walk_start(
+    expr: str, tz: str | ZoneInfo, since: datetime, until: datetime, limit: int
+) -> datetime:
+    """Where the forward walk of :func:`expected_runs` may begin.
+
+    A job deployed a month ago with an every-minute schedule would otherwise cost a
+    43,200-step walk on every page view. Stepping back ``limit`` runs from ``until``
+    finds the oldest run that can be returned; the walk starts a margin before it.
+    """
+    back = list(itertools.islice(_iter(expr, tz, until + timedelta(minutes=1), True), limit + 1))
+    if len(back) <= limit:
+        return since
+    return max(since, back[-1] - _WALK_MARGIN)

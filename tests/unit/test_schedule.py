@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -139,3 +140,45 @@ def test_it_expects_a_run_in_the_repeated_dst_hour_at_its_first_occurrence() -> 
     assert schedule.expected_runs("30 2 * * *", "Europe/Berlin", since, until) == [
         datetime(2024, 10, 27, 0, 30, tzinfo=UTC)
     ]
+
+
+def _full_walk(expr: str, tz: str, since: datetime, until: datetime, limit: int) -> list[datetime]:
+    """The reference: walk forward from ``since`` like cron, keep the latest ``limit``."""
+    from cronsim import CronSim
+
+    zone = ZoneInfo(tz)
+    out = [
+        t.astimezone(UTC)
+        for t in itertools.takewhile(
+            lambda t: t.astimezone(UTC) <= until, CronSim(expr, since.astimezone(zone))
+        )
+    ]
+    return [t for t in out if t > since][-limit:]
+
+
+@given(
+    expr=st.sampled_from(
+        [
+            "* * * * *",
+            "*/7 * * * *",
+            "30 1 * * *",
+            "0 2 * * 0",
+            "15 0-3 * * *",
+            "0 */5 * * *",
+            "59 23 31 * *",
+            "0 1 1 1 *",
+        ]
+    ),
+    tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]),
+    since=st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 1, 1)),
+    span=st.timedeltas(min_value=timedelta(minutes=1), max_value=timedelta(days=10)),
+    limit=st.integers(min_value=1, max_value=5),
+)
+@settings(deadline=None, max_examples=60)  # the reference walk is the slow one
+def test_expected_runs_matches_a_walk_from_the_start(
+    expr: str, tz: str, since: datetime, span: timedelta, limit: int
+) -> None:
+    start = since.replace(tzinfo=UTC, microsecond=0)
+    assert schedule.expected_runs(expr, tz, start, start + span, limit) == _full_walk(
+        expr, tz, start, start + span, limit
+    )

@@ -50,4 +50,12 @@ def serve(
             f"first start to choose it): [bold]{generated}[/]",
             highlight=False,
         )
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    # Live-update streams stay open; give them 3 s to end on Ctrl-C instead of waiting.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=3,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,10 +31,30 @@ def _is_connected(remote: Remote) -> bool:
 
 
 class Pool:
+    """Connections per event loop (an asyncssh connection and a lock belong to the loop
+    that made them: the web server's loop and a test's or a thread's ``asyncio.run`` must
+    never share one); the shell state a user sees is per server."""
+
     def __init__(self) -> None:
-        self._remotes: dict[str, Remote] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._loops: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[dict[str, Remote], dict[str, asyncio.Lock]]
+        ] = weakref.WeakKeyDictionary()
         self._states: dict[str, ShellState] = {}
+
+    def _here(self) -> tuple[dict[str, Remote], dict[str, asyncio.Lock]]:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside a loop (state()): nothing of a loop to see
+            return {}, {}
+        return self._loops.setdefault(loop, ({}, {}))
+
+    @property
+    def _remotes(self) -> dict[str, Remote]:
+        return self._here()[0]
+
+    @property
+    def _locks(self) -> dict[str, asyncio.Lock]:
+        return self._here()[1]
 
     def state(self, key: str) -> ShellState:
         """Return the backup shell's state for ``key``, noticing a silent drop."""

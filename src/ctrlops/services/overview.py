@@ -1,6 +1,6 @@
 """Read models for the web UI: the fleet overview, one job's run history, web settings.
 
-Everything here reads the runs the store caches (``jobs.status``, ``run_now`` and ``kill``
+Everything here reads the runs the store caches (``services.sync`` and the job actions
 refresh that cache from the servers, which stay the source of truth). The coverage rule
 lives here, pure and time-frozen-testable, so that a job is never shown green while its
 schedule went unserved.
@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from ctrlops import schedule
 from ctrlops.errors import CtrlopsError, NotFoundError
 from ctrlops.services.servers import ServerInfo
 from ctrlops.services.servers import list_all as list_servers
 from ctrlops.store.db import session
-from ctrlops.store.models import Job, Run, Setting
+from ctrlops.store.models import Destination, Job, Run, Server, Setting
 
 # "warning" finished after retries: the data is there. "success, nothing copied" is not a
 # success: an empty bucket is exactly the silent miss this product exists to catch.
@@ -88,6 +89,7 @@ class JobRow:
 class Fleet:
     servers: list[ServerInfo]
     jobs: list[JobRow]
+    checks: dict[str, dict[str, Any] | None]
 
     @property
     def not_covered(self) -> int:
@@ -101,7 +103,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _view(row: Run) -> RunView:
+# The columns a RunView is made of, in order: selected as plain rows on hot paths.
+_VIEW_COLUMNS = (Run.run_id, Run.state, Run.trigger, Run.started, Run.finished, Run.exit_code,
+                 Run.files_transferred, Run.bytes_transferred, Run.checks, Run.errors,
+                 Run.diagnosis)  # fmt: skip
+
+
+def _view(row: Any) -> RunView:
+    """A RunView from a Run or a row of ``_VIEW_COLUMNS``."""
     return RunView(
         row.run_id,
         row.state,
@@ -134,6 +143,7 @@ def assess(
     deployed_at: datetime | None,
     runs: list[RunView],
     now: datetime,
+    clock: Clock | None = None,
 ) -> Health:
     """Return the job's indicator from its runs (oldest first) and schedule, at ``now``.
 
@@ -146,7 +156,7 @@ def assess(
     last_ok = ok[-1] if ok else None
     if expr:
         since = deployed_at or now - timedelta(days=366)
-        due = schedule.expected_runs(expr, tz, since, now - START_GRACE, limit=2)
+        due = [t for t in (clock or Clock(now)).due(expr, tz) if t > since]
         slack = timedelta(minutes=1)  # cron may start a run a little before the minute
         started = last.started if last is not None and last.state == "running" else None
         if started is not None and due and started >= due[-1] - slack:
@@ -181,25 +191,75 @@ def _failure(run: RunView) -> str:
     return f"{run.state}: {cause}" if cause else run.state
 
 
-def _row(job: Job, runs: list[RunView], now: datetime) -> JobRow:
+class Clock:
+    """Schedule math at one ``now``, shared by the jobs of a page that share a schedule."""
+
+    EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._memo: dict[tuple[str, str], tuple[str, datetime | None, list[datetime]]] = {}
+
+    def _of(self, expr: str, tz: str) -> tuple[str, datetime | None, list[datetime]]:
+        key = (expr, tz)
+        if key not in self._memo:
+            try:
+                self._memo[key] = (
+                    schedule.describe(expr),
+                    schedule.next_runs(expr, tz, self.now, 1)[0],
+                    # The latest two due times, whenever deployed: callers cut at theirs.
+                    schedule.expected_runs(expr, tz, self.EPOCH, self.now - START_GRACE, 2),
+                )
+            except CtrlopsError:
+                self._memo[key] = (f"invalid schedule {expr!r}", None, [])
+        return self._memo[key]
+
+    def describe(self, expr: str, tz: str) -> tuple[str, datetime | None]:
+        text, next_run, _ = self._of(expr, tz)
+        return text, next_run
+
+    def due(self, expr: str, tz: str) -> list[datetime]:
+        return self._of(expr, tz)[2]
+
+
+class _JobCols(NamedTuple):
+    """The columns of a job a row shows: no JSON, no ORM objects, for 1,000-job pages."""
+
+    id: int
+    name: str
+    schedule: str | None
+    timezone: str | None
+    deployed_at: datetime | None
+    server: str
+    destination: str
+
+
+def _job_query() -> Any:
+    return (
+        select(Job.id, Job.name, Job.schedule, Job.timezone, Job.deployed_at,
+               Server.name, Destination.name)
+        .join(Server, Job.server_id == Server.id)
+        .join(Destination, Job.destination_id == Destination.id)
+        .order_by(Job.name)
+    )  # fmt: skip
+
+
+def _row(job: _JobCols, runs: list[RunView], now: datetime, clock: Clock | None = None) -> JobRow:
     tz = job.timezone or "UTC"
+    clock = clock or Clock(now)
     ok = [r.started for r in runs if r.state in SUCCESS_STATES and r.started]
     next_run = None
     text = "manual only"
     if job.schedule:
-        try:
-            text = schedule.describe(job.schedule)
-            next_run = schedule.next_runs(job.schedule, tz, now, 1)[0]
-        except CtrlopsError:
-            text = f"invalid schedule {job.schedule!r}"
+        text, next_run = clock.describe(job.schedule, tz)
     return JobRow(
         job.name,
-        job.server.name,
-        job.destination.name,
+        job.server,
+        job.destination,
         job.schedule,
         text,
         tz,
-        assess(job.schedule, tz, _utc(job.deployed_at), runs, now),
+        assess(job.schedule, tz, _utc(job.deployed_at), runs, now, clock),
         runs[-1] if runs else None,
         ok[-1] if ok else None,
         next_run,
@@ -214,31 +274,73 @@ def _runs(s: Any, job_id: int, limit: int) -> list[RunView]:
     return [_view(r) for r in reversed(list(rows))]
 
 
+def _latest(s: Any, job_ids: list[int]) -> dict[int, list[RunView]]:
+    """Each job's newest run and newest success (oldest first): all the overview needs.
+
+    Correlated subqueries on the (job_id, started) and (job_id, state, started) indexes:
+    a few index seeks per job, whatever the number of runs stored.
+    """
+    if not job_ids:
+        return {}
+    inner = aliased(Run)
+
+    def newest(*states: str) -> Any:
+        q = select(inner.id).where(inner.job_id == Job.id)
+        if states:
+            q = q.where(inner.state == states[0])
+        return q.order_by(inner.started.desc()).limit(1).scalar_subquery()
+
+    picks = [newest(), *(newest(state) for state in sorted(SUCCESS_STATES))]
+    wanted: set[int] = set()
+    for row in s.execute(select(*picks).where(Job.id.in_(job_ids))):
+        wanted.update(i for i in row if i is not None)
+    out: dict[int, list[RunView]] = {i: [] for i in job_ids}
+    if wanted:
+        for row in s.execute(select(Run.job_id, *_VIEW_COLUMNS).where(Run.id.in_(wanted))):
+            out[row.job_id].append(_view(row))
+    epoch = datetime.min.replace(tzinfo=UTC)
+    for views in out.values():
+        views.sort(key=lambda v: v.started or epoch)
+    return out
+
+
 def job_rows(server: str | None = None, *, now: datetime | None = None) -> list[JobRow]:
     """Return every job (or the jobs of ``server``) with its health at ``now``."""
     now = now or datetime.now(UTC)
     with session() as s:
-        query = select(Job).order_by(Job.name)
-        out = []
-        for job in s.scalars(query):
-            if server is None or job.server.name == server:
-                out.append(_row(job, _runs(s, job.id, HISTORY), now))
-        return out
+        query = _job_query()
+        if server is not None:
+            query = query.where(Server.name == server)
+        found = [_JobCols(*row) for row in s.execute(query)]
+        latest = _latest(s, [j.id for j in found])
+        clock = Clock(now)
+        return [_row(job, latest[job.id], now, clock) for job in found]
 
 
 def job_row(name: str, *, now: datetime | None = None) -> JobRow:
     """Return one job's row; raises NotFoundError."""
     now = now or datetime.now(UTC)
     with session() as s:
-        job = s.scalar(select(Job).where(Job.name == name))
-        if job is None:
+        row = s.execute(_job_query().where(Job.name == name)).first()
+        if row is None:
             raise NotFoundError("job", name)
-        return _row(job, _runs(s, job.id, HISTORY), now)
+        job = _JobCols(*row)
+        return _row(job, _latest(s, [job.id])[job.id], now)
+
+
+def server_checks() -> dict[str, dict[str, Any] | None]:
+    """Every server's last check as the store keeps it (None before its first)."""
+    with session() as s:
+        rows = s.execute(select(Server.name, Server.last_check, Server.checked_at))
+        return {
+            name: {**check, "checked_at": _utc(at)} if check is not None else None
+            for name, check, at in rows
+        }
 
 
 def fleet(*, now: datetime | None = None) -> Fleet:
     """Return every server and every job with its health."""
-    return Fleet(list_servers(), job_rows(now=now))
+    return Fleet(list_servers(), job_rows(now=now), server_checks())
 
 
 def history(name: str, limit: int = HISTORY) -> list[RunView]:

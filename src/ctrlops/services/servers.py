@@ -337,7 +337,26 @@ async def check(name: str, timeout: float | None = None) -> dict[str, Any]:
     )
     result["shell"] = shell_state(name)
     result["banners"] = banners(result, info, known(name)) if result["ok"] else []
+    _keep(result)
     return result
+
+
+def _keep(check: dict[str, Any]) -> None:
+    """Keep ``check`` as the server's last check: pages and metrics show it until the next."""
+    with session() as s:
+        row = s.scalar(select(Server).where(Server.name == check["server"]))
+        if row is not None:
+            row.last_check, row.checked_at = _jsonable(check), utcnow()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 async def check_all(timeout: float | None = None) -> list[dict[str, Any]]:

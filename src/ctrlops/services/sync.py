@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,7 +28,7 @@ from ctrlops.runner import layout
 from ctrlops.services import jobs, servers
 from ctrlops.store import runs
 from ctrlops.store.db import session
-from ctrlops.store.models import Job, Run, Server, utcnow
+from ctrlops.store.models import Job, Run, Server
 
 RECENT = 50  # records asked per job on a routine sync; more only when a gap shows
 TAIL_NEWEST = 64 * 1024  # log bytes for a job's newest run: its diagnosis reads the end
@@ -220,26 +221,9 @@ def _banner_key(check: dict[str, Any] | None) -> tuple[Any, ...]:
     return (check.get("ok"), check.get("layer"), *(b["id"] for b in check.get("banners", [])))
 
 
-def save_check(check: dict[str, Any]) -> bool:
-    """Keep ``check`` as its server's last check; return True when its banners changed."""
+def _previous(server: str) -> tuple[Any, ...]:
     with session() as s:
-        row = s.scalar(select(Server).where(Server.name == check["server"]))
-        if row is None:
-            return False
-        changed = _banner_key(row.last_check) != _banner_key(check)
-        row.last_check = _jsonable(check)
-        row.checked_at = utcnow()
-        return changed
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+        return _banner_key(s.scalar(select(Server.last_check).where(Server.name == server)))
 
 
 def last_check(server: str) -> dict[str, Any] | None:
@@ -248,7 +232,10 @@ def last_check(server: str) -> dict[str, Any] | None:
         row = s.scalar(select(Server).where(Server.name == server))
         if row is None or row.last_check is None:
             return None
-        return {**row.last_check, "checked_at": row.checked_at}
+        at = row.checked_at
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+        return {**row.last_check, "checked_at": at}
 
 
 async def sync_server(name: str, *, timeout: float | None = None) -> Synced:
@@ -257,8 +244,9 @@ async def sync_server(name: str, *, timeout: float | None = None) -> Synced:
     Never raises for a server that cannot be reached: the result says so. Raises
     NotFoundError for an unknown server.
     """
-    check = await servers.check(name, timeout)
-    result = Synced(name, bool(check["ok"]), check, check_changed=save_check(check))
+    before = _previous(name)
+    check = await servers.check(name, timeout)  # kept by the store as the last check
+    result = Synced(name, bool(check["ok"]), check, check_changed=_banner_key(check) != before)
     refs = _job_refs(name)
     if not check["ok"] or not refs:
         return result

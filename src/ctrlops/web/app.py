@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,10 +16,11 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from ctrlops.errors import CtrlopsError
 from ctrlops.services import servers
+from ctrlops.services.monitor import Monitor
 from ctrlops.web import security
 from ctrlops.web.deps import NotLoggedIn, require_user
 from ctrlops.web.render import render
-from ctrlops.web.routes import auth, destinations, jobs, overview
+from ctrlops.web.routes import auth, destinations, events, jobs, metrics, overview
 from ctrlops.web.routes import servers as server_routes
 
 SESSION_HOURS = 12
@@ -25,17 +28,32 @@ SESSION_HOURS = 12
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
-    # The backup shells belong to this event loop; close them with it.
-    await servers.close_all()
+    task = None
+    if isinstance(app.state.monitor, Monitor):
+        task = asyncio.create_task(app.state.monitor.run())
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # The backup shells belong to this event loop; close them with it.
+        await servers.close_all()
 
 
-def create_app(*, https_only: bool = False) -> FastAPI:
-    """Return the web UI; the admin password is set from the environment on first start."""
+def create_app(*, https_only: bool = False, monitor: Monitor | None = None) -> FastAPI:
+    """Return the web UI; the admin password is set from the environment on first start.
+
+    ``monitor`` keeps the store in step with the fleet while the app runs (a default one
+    when None); pass ``Monitor(interval=math.inf, busy_interval=math.inf)`` for an app
+    that never syncs on its own.
+    """
     security.ensure_admin()
     app = FastAPI(
         title="ctrlops", lifespan=_lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
+    app.state.monitor = monitor or Monitor()
     app.state.limiter = security.LoginLimiter()
     app.add_middleware(
         SessionMiddleware,
@@ -49,9 +67,13 @@ def create_app(*, https_only: bool = False) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     csrf = Depends(security.require_csrf)
     app.include_router(auth.router, dependencies=[csrf])
+    app.include_router(metrics.router)  # its own auth: a bearer token, or a session
     private = [csrf, Depends(require_user)]
-    for module in (overview, server_routes, jobs, destinations):
+    for module in (overview, server_routes, jobs, destinations, events):
         app.include_router(module.router, dependencies=private)
+    from ctrlops.web.routes import restore as restore_routes  # move up with the others
+
+    app.include_router(restore_routes.router, dependencies=private)
     app.add_exception_handler(NotLoggedIn, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(CtrlopsError, _ctrlops_error)

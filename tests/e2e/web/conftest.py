@@ -41,7 +41,13 @@ def web(ctrlops_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Web]:
     monkeypatch.setenv("CTRLOPS_ADMIN_PASSWORD", PASSWORD)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=3,
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

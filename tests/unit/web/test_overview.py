@@ -106,5 +106,5 @@ def test_it_counts_not_covered_jobs_and_is_zero_only_when_all_have_a_recent_succ
     good = row(Health("green", "", True))
     failed_but_covered = row(Health("red", "", True))
     stale = row(Health("red", "", False))
-    assert Fleet([], [good, failed_but_covered]).not_covered == 0
-    assert Fleet([], [good, stale, row(Health("amber", "", False))]).not_covered == 2
+    assert Fleet([], [good, failed_but_covered], {}).not_covered == 0
+    assert Fleet([], [good, stale, row(Health("amber", "", False))], {}).not_covered == 2

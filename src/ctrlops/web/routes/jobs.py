@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,6 +15,7 @@ from ctrlops.errors import CtrlopsError
 from ctrlops.services import destinations, jobs, overview, servers
 from ctrlops.web.charts import run_chart
 from ctrlops.web.render import field_errors, render
+from ctrlops.web.routes.events import hurry
 
 router = APIRouter()
 
@@ -88,29 +91,31 @@ def _row(request: Request, name: str, view: str, error: CtrlopsError | None = No
 
 @router.get("/jobs/{name}/row")
 async def row(request: Request, name: str, view: str = "tab") -> Response:
-    """The row after reading the job's last run from its server (polled while running)."""
-    try:
-        await jobs.status(name)
-    except CtrlopsError as e:
-        return _row(request, name, view, e)
+    """The row as the store has it (re-fetched when the monitor says the job changed)."""
     return _row(request, name, view)
 
 
 @router.post("/jobs/{name}/run")
 async def run_now(request: Request, name: str) -> Response:
-    try:
-        await jobs.run_now(name)
-    except CtrlopsError as e:
-        return _row(request, name, "tab", e)
-    return _row(request, name, "tab")
+    return await _act(request, name, jobs.run_now)
 
 
 @router.post("/jobs/{name}/kill")
 async def kill(request: Request, name: str) -> Response:
+    return await _act(request, name, jobs.kill)
+
+
+async def _act(
+    request: Request, name: str, action: Callable[[str], Awaitable[dict[str, Any]]]
+) -> Response:
+    """Run Now / Kill: act, then have the monitor follow the job's server closely."""
+    server = jobs.get(name).server
     try:
-        await jobs.kill(name)
+        await action(name)
     except CtrlopsError as e:
         return _row(request, name, "tab", e)
+    finally:
+        hurry(request, server)
     return _row(request, name, "tab")
 
 

@@ -22,3 +22,20 @@ document.addEventListener("click", function (event) {
     button.textContent = "Selected: press Ctrl-C";
   }
 });
+
+// Live updates: the server says which job or server changed; htmx re-fetches that part.
+(function () {
+  if (!window.EventSource || !document.body.dataset.live) return;
+  const source = new EventSource("/events");
+  function refresh(selector, name) {
+    document.querySelectorAll(selector).forEach(function (node) {
+      if (node.dataset.name === name) htmx.trigger(node, "refresh");
+    });
+  }
+  source.addEventListener("job", function (event) {
+    refresh("[data-live-job]", JSON.parse(event.data));
+  });
+  source.addEventListener("server", function (event) {
+    refresh("[data-live-server]", JSON.parse(event.data));
+  });
+})();
