@@ -166,7 +166,7 @@ def banners(
                 "runner_outdated",
                 "warning",
                 "Backup runner on the server is outdated",
-                "update-runner",
+                "redeploy",  # a deploy installs the current runner
                 f"version {runner} installed, {RUNNER_VERSION} current",
             )
         )

@@ -81,7 +81,10 @@ class ServerSpec(BaseModel):
     def _key(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        path = Path(v).expanduser()
+        try:
+            path = Path(v).expanduser()
+        except RuntimeError:  # "~someone/..." for a user this machine does not have
+            raise ValueError(f"no such user's home in {v}") from None
         if not path.is_file():
             raise ValueError(f"no such key file: {v}")
         return str(path.resolve())

@@ -105,13 +105,14 @@ def _explain(
     table = {
         "auth_secret": (
             f"the secret access key does not match access key {spec.access_key_id}",
-            "paste the secret again with `ctrlops dest add` (it is shown once by the "
-            "provider); look for a missing or extra character",
+            f"paste the secret again with `ctrlops dest edit {spec.name} --secret-stdin` "
+            "(it is shown once by the provider); look for a missing or extra character",
         ),
         "auth_key_unknown": (
             f"the provider does not know access key {spec.access_key_id}",
-            "check --access-key-id and that the key was not deleted or made for another "
-            "account or endpoint",
+            "check the key id and that the key was not deleted or made for another account "
+            f"or endpoint; replace both with `ctrlops dest edit {spec.name} --access-key-id "
+            "KEY --secret-stdin`",
         ),
         "access_denied": _denied(step, spec, where, raw),
         "bucket_missing": (

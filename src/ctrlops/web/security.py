@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import deque
+from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -89,23 +90,37 @@ async def require_csrf(request: Request) -> None:
 
 
 class LoginLimiter:
-    """At most ``limit`` failed logins per client per ``window`` seconds."""
+    """At most ``limit`` failed logins per client per ``window`` seconds.
 
-    def __init__(self, limit: int = 5, window: float = 60.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+    ``clock`` is read once per decision; a test passes its own to step over the window.
+    """
 
-    def _recent(self, client: str) -> deque[float]:
-        seen = self._failures[client]
-        while seen and seen[0] < time.monotonic() - self.window:
+    def __init__(
+        self,
+        limit: int = 5,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str, now: float) -> int:
+        """Forget failures older than the window; return how many are left."""
+        seen = self._failures.get(client)
+        while seen and seen[0] < now - self.window:
             seen.popleft()
-        return seen
+        if seen is not None and not seen:
+            del self._failures[client]  # a scan from many addresses must not pile up
+            return 0
+        return len(seen or ())
 
     def blocked(self, client: str) -> bool:
-        return len(self._recent(client)) >= self.limit
+        return self._recent(client, self.clock()) >= self.limit
 
     def failed(self, client: str) -> None:
-        self._recent(client).append(time.monotonic())
+        now = self.clock()
+        self._recent(client, now)
+        self._failures.setdefault(client, deque()).append(now)
 
     def succeeded(self, client: str) -> None:
         self._failures.pop(client, None)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ctrlops.web import security
@@ -19,13 +20,12 @@ async def login_form(request: Request) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
+async def login(request: Request, password: Annotated[str, Form()] = "") -> Response:
     limiter: security.LoginLimiter = request.app.state.limiter
     client = request.client.host if request.client else "?"
     if limiter.blocked(client):
         error = "Too many failed logins; wait a minute and try again."
         return render(request, "login.html", {"error": error}, 429)
-    password = str((await request.form()).get("password") or "")
     # argon2 is slow on purpose; keep it off the event loop that serves everyone else.
     if not await asyncio.to_thread(security.check_password, password):
         limiter.failed(client)
