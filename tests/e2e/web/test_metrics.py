@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import httpx
@@ -48,10 +49,13 @@ def test_it_reports_each_jobs_last_run_and_success_and_each_servers_banners(
     src = bed.tree()
     (src / "a.txt").write_text("alpha")
     chown(src, bed.sshd.user)
-    add(bed, "site", [src])
-    add(bed, "typo", [bed.sshd.home / "no-such-dir"])
-    ok = run(jobs.run_now("site", wait=True))
-    run(jobs.run_now("typo", wait=True))
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(add, bed, "site", [src]).result()
+        pool.submit(add, bed, "typo", [bed.sshd.home / "no-such-dir"]).result()
+    # A thread of its own: Playwright's browser (same package) keeps a loop running here.
+    with ThreadPoolExecutor(1) as pool:
+        ok = pool.submit(run, jobs.run_now("site", wait=True)).result()
+        pool.submit(run, jobs.run_now("typo", wait=True)).result()
 
     deadline = time.monotonic() + SYNC_WAIT
     while True:  # the app's own monitor checks web1 and brings its runs in
