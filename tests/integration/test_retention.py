@@ -113,3 +113,16 @@ def test_retention_needs_mirror_mode_and_a_sane_number(bed: Bed) -> None:
             options={"keep_days": -1},
         )
     assert e.value.field == "--keep-days"
+
+
+def test_the_cli_keeps_the_retention_it_is_given(bed: Bed) -> None:
+    from tests.support.cli import ctrlops
+
+    src = bed.tree()
+    chown(src, bed.sshd.user)
+    made = ctrlops("job", "add", "kept", "--server", bed.server, "--source", str(src),
+                   "--dest", bed.dest, "--mode", "mirror", "--keep-days", "30")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert jobs.get("kept").options["keep_days"] == 30
+    job_env = bed.sshd.home / ".ctrlops" / "jobs" / jobs.get("kept").uid / "job.env"
+    assert "KEEP_VERSIONS_DAYS='30'" in job_env.read_text()

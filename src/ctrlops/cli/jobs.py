@@ -125,6 +125,7 @@ def add(
                 "stats_interval": stats_interval,
                 "stall_seconds": stall_minutes * 60,
                 "ping_url": ping_url,
+                **({"keep_days": keep_days} if keep_days else {}),
             },
             verify_schedule,
             verify_download or None,
