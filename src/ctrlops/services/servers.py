@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from ctrlops.errors import ConnectionFailed, CtrlopsError, InputError, NotFoundError
 from ctrlops.health.probes import REACHED_STATES, DestEvent, Known, ScheduledJob, banners
@@ -22,7 +23,7 @@ from ctrlops.remote.ssh import DEFAULT_CONNECT_TIMEOUT, SSHRemote, SSHTarget, fi
 from ctrlops.server import facts as server_facts
 from ctrlops.server.spec import ServerSpec
 from ctrlops.store.db import session
-from ctrlops.store.models import Job, Server, utcnow
+from ctrlops.store.models import Job, Run, Server, utcnow
 
 
 @dataclass(frozen=True)
@@ -252,10 +253,18 @@ def _dest_events(job: Job, tested: set[str]) -> list[DestEvent]:
                 f"Test Connection from {last.get('server') or 'a server'}",
             )
         )
-    ended = [(_utc(r.finished or r.started), r) for r in job.runs if r.state != "running"]
-    timed = [(when, r) for when, r in ended if when is not None]
-    if timed:
-        when, run = max(timed, key=lambda pair: pair[0])
+    # The newest ended run only: one index seek, not every run the store keeps.
+    s = object_session(job)
+    run = None
+    if s is not None:
+        run = s.scalar(
+            select(Run)
+            .where(Run.job_id == job.id, Run.state != "running", Run.started.is_not(None))
+            .order_by(Run.started.desc())
+            .limit(1)
+        )
+    when = _utc(run.finished or run.started) if run is not None else None
+    if run is not None and when is not None:
         diagnosis = dict(run.diagnosis or {})
         out.append(
             DestEvent(
