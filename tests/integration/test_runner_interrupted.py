@@ -17,23 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from ctrlops.embedded.s3 import LocalS3
-from ctrlops.runner import layout, script
-from tests.integration.test_runner import RCLONE, UID, Server, group_members
+from tests.integration.test_runner import UID, Server, group_members
+from tests.integration.test_runner import server as server  # the fixture, with its cleanup
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 FOREIGN_BOOT = "00000000-1111-2222-3333-444444444444"
-
-
-@pytest.fixture
-def server(tmp_path: Path, s3: LocalS3, bucket: str) -> Iterator[Server]:
-    home = tmp_path / "home"
-    (home / layout.BIN).mkdir(parents=True)
-    runner = home / layout.RUNNER
-    runner.write_bytes(script.load())
-    runner.chmod(0o755)
-    (home / layout.RCLONE).symlink_to(RCLONE)
-    yield Server(home, s3, bucket)
 
 
 @pytest.fixture
