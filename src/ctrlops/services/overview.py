@@ -34,6 +34,12 @@ START_GRACE = timedelta(seconds=90)
 # A job without a schedule counts as covered for this long after its last success.
 MANUAL_WINDOW = timedelta(days=7)
 HISTORY = 30
+# Jobs per page of the overview's table: a fleet of 1,000 jobs is not one page of rows.
+PAGE_SIZE = 50
+# The table shows problems first: red, then amber, then green.
+_RANK = {"red": 0, "amber": 1, "green": 2}
+# Filters of the overview's table.
+SHOWS = ("all", "problems", "uncovered")
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,20 @@ class JobRow:
 
 
 @dataclass(frozen=True)
+class JobPage:
+    """One page of the overview's job table."""
+
+    rows: list[JobRow]
+    number: int
+    pages: int
+    matching: int
+    show: str
+
+
+@dataclass(frozen=True)
 class Fleet:
+    """Every server, every job (problems first, then by name) and every kept check."""
+
     servers: list[ServerInfo]
     jobs: list[JobRow]
     checks: dict[str, dict[str, Any] | None]
@@ -94,6 +113,35 @@ class Fleet:
     @property
     def not_covered(self) -> int:
         return sum(1 for j in self.jobs if not j.health.covered)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many jobs are red, amber and green."""
+        out = dict.fromkeys(_RANK, 0)
+        for job in self.jobs:
+            out[job.health.indicator] += 1
+        return out
+
+    def attention(self, name: str) -> bool:
+        """Whether server ``name`` shows more than "all clear": banners, unreachable, unchecked."""
+        check = self.checks.get(name)
+        return check is None or not check.get("ok") or bool(check.get("banners"))
+
+    def page(self, number: int = 1, show: str = "all", size: int = PAGE_SIZE) -> JobPage:
+        """Page ``number`` (from 1; clamped to the pages there are) of the jobs ``show`` picks.
+
+        ``show``: "all", "problems" (red or amber) or "uncovered" (no recent success).
+        """
+        if show == "problems":
+            rows = [j for j in self.jobs if j.health.indicator != "green"]
+        elif show == "uncovered":
+            rows = [j for j in self.jobs if not j.health.covered]
+        else:
+            show, rows = "all", self.jobs
+        pages = max(1, -(-len(rows) // size))
+        number = min(max(number, 1), pages)
+        start = (number - 1) * size
+        return JobPage(rows[start : start + size], number, pages, len(rows), show)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -191,35 +239,64 @@ def _failure(run: RunView) -> str:
     return f"{run.state}: {cause}" if cause else run.state
 
 
-class Clock:
-    """Schedule math at one ``now``, shared by the jobs of a page that share a schedule."""
+@dataclass(frozen=True)
+class _Plan:
+    """One schedule's words, next run and latest due times, and the span they hold for."""
 
-    EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+    text: str
+    next_run: datetime | None
+    due: tuple[datetime, ...]
+    since: datetime
+    until: datetime
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_FOREVER = datetime.max.replace(tzinfo=UTC)
+# Plans outlive a page: a fleet's schedules change answers only when one of their runs
+# comes due, so most page views compute no schedule at all.
+_PLANS: dict[tuple[str, str], _Plan] = {}
+_PLANS_MAX = 4096
+
+
+def _plan(expr: str, tz: str, now: datetime) -> _Plan:
+    try:
+        next_run = schedule.next_runs(expr, tz, now, 1)[0]
+        cut = now - START_GRACE
+        # The latest two due times, whenever deployed: callers cut at theirs.
+        due = schedule.expected_runs(expr, tz, _EPOCH, cut, 2)
+        # Valid until the next run starts, or the next due time outlives its grace.
+        until = min(next_run, schedule.next_runs(expr, tz, cut, 1)[0] + START_GRACE)
+        return _Plan(schedule.describe(expr), next_run, tuple(due), now, until)
+    except CtrlopsError:
+        return _Plan(f"invalid schedule {expr!r}", None, (), now, _FOREVER)
+
+
+class Clock:
+    """Schedule math at one ``now``, shared by the jobs (and pages) with the same schedule."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self._memo: dict[tuple[str, str], tuple[str, datetime | None, list[datetime]]] = {}
+        self._memo: dict[tuple[str, str], _Plan] = {}
 
-    def _of(self, expr: str, tz: str) -> tuple[str, datetime | None, list[datetime]]:
+    def _of(self, expr: str, tz: str) -> _Plan:
         key = (expr, tz)
-        if key not in self._memo:
-            try:
-                self._memo[key] = (
-                    schedule.describe(expr),
-                    schedule.next_runs(expr, tz, self.now, 1)[0],
-                    # The latest two due times, whenever deployed: callers cut at theirs.
-                    schedule.expected_runs(expr, tz, self.EPOCH, self.now - START_GRACE, 2),
-                )
-            except CtrlopsError:
-                self._memo[key] = (f"invalid schedule {expr!r}", None, [])
-        return self._memo[key]
+        plan = self._memo.get(key)
+        if plan is None:
+            plan = _PLANS.get(key)
+            if plan is None or not plan.since <= self.now < plan.until:
+                plan = _plan(expr, tz, self.now)
+                if len(_PLANS) >= _PLANS_MAX:
+                    _PLANS.clear()
+                _PLANS[key] = plan
+            self._memo[key] = plan
+        return plan
 
     def describe(self, expr: str, tz: str) -> tuple[str, datetime | None]:
-        text, next_run, _ = self._of(expr, tz)
-        return text, next_run
+        plan = self._of(expr, tz)
+        return plan.text, plan.next_run
 
-    def due(self, expr: str, tz: str) -> list[datetime]:
-        return self._of(expr, tz)[2]
+    def due(self, expr: str, tz: str) -> tuple[datetime, ...]:
+        return self._of(expr, tz).due
 
 
 class _JobCols(NamedTuple):
@@ -339,8 +416,9 @@ def server_checks() -> dict[str, dict[str, Any] | None]:
 
 
 def fleet(*, now: datetime | None = None) -> Fleet:
-    """Return every server and every job with its health."""
-    return Fleet(list_servers(), job_rows(now=now), server_checks())
+    """Return every server and every job with its health, problems first."""
+    rows = sorted(job_rows(now=now), key=lambda j: (_RANK[j.health.indicator], j.name))
+    return Fleet(list_servers(), rows, server_checks())
 
 
 def history(name: str, limit: int = HISTORY) -> list[RunView]:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -77,6 +78,7 @@ def create_app(*, https_only: bool = False, monitor: Monitor | None = None) -> F
     app.add_exception_handler(NotLoggedIn, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(CtrlopsError, _ctrlops_error)
+    app.add_exception_handler(RequestValidationError, _bad_request)
     return app
 
 
@@ -93,6 +95,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return render(request, "partials/error.html", {"error": exc}, exc.status_code)
     return render(request, "error.html", {"code": exc.status_code, "detail": exc.detail},
                   exc.status_code)  # fmt: skip
+
+
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    """A malformed query or form (``?page=x``): one line naming the field, not JSON."""
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = [str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path")]
+    detail = f"{'.'.join(where) or 'request'}: {str(first.get('msg', 'is not valid')).lower()}"
+    if request.headers.get("hx-request"):
+        return render(request, "partials/error.html", {"error": {"detail": detail}}, 422)
+    return render(request, "error.html", {"code": 422, "detail": detail}, 422)
 
 
 async def _ctrlops_error(request: Request, exc: Exception) -> Response:

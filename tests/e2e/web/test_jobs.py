@@ -88,9 +88,16 @@ def test_it_runs_a_job_live_shows_its_log_and_asks_the_ai_about_a_failure(
     expect(page.locator("#fleet-jobs tr.job-row[data-job=site] .dot.green")).to_be_visible()
     expect(page.locator("#fleet-jobs tr.job-row[data-job=broken] .dot.red")).to_be_visible()
     expect(page.locator("#server-web1 .banners [data-banner]").first).to_be_visible()
+    # Problems first, and a filter that shows only them.
+    expect(page.locator("#fleet-jobs tr.job-row").first).to_have_attribute("data-job", "broken")
+    expect(page.locator("[data-count=red]")).to_have_text("1")
     overview = shot(page, "overview.png")
     if os.environ.get("CTRLOPS_UPDATE_SCREENSHOTS"):  # refresh the README's picture
         shutil.copy(overview, DOCS_SHOT)
+
+    page.locator("a[data-show=problems]").click()
+    expect(page.locator("#fleet-jobs tr.job-row")).to_have_count(1)
+    expect(page.locator("#fleet-jobs tr.job-row")).to_have_attribute("data-job", "broken")
 
     page.goto("/servers/web1")
     _expand(page, "broken")

@@ -52,3 +52,11 @@ def test_it_starts_cron_from_its_banner_and_the_banner_clears(
     expect(page.locator(".fix-result[data-fixed=yes]")).to_contain_text("Start Cron Service")
     expect(page.locator("[data-banner=cron_stopped]")).to_have_count(0)
     assert _cron_pids()  # cron_stopped stops the daemon this test started
+
+
+def test_a_malformed_query_is_a_page_naming_the_field_not_json(page: Page) -> None:
+    login(page)
+    response = page.goto("/?page=second")
+    assert response is not None and response.status == 422
+    expect(page.locator(".form-error")).to_contain_text("page: ")
+    expect(page.locator("body")).not_to_contain_text('"detail"')

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from ctrlops.services import overview
 from ctrlops.services.overview import Fleet, Health, JobRow, RunView, assess
 
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=UTC)  # a Wednesday
@@ -108,3 +109,52 @@ def test_it_counts_not_covered_jobs_and_is_zero_only_when_all_have_a_recent_succ
     stale = row(Health("red", "", False))
     assert Fleet([], [good, failed_but_covered], {}).not_covered == 0
     assert Fleet([], [good, stale, row(Health("amber", "", False))], {}).not_covered == 2
+
+
+def test_it_pages_the_job_table_and_filters_problems_and_uncovered_jobs() -> None:
+    def row(name: str, indicator: str, covered: bool) -> JobRow:
+        h = Health(indicator, "", covered)
+        return JobRow(name, "s", "d", DAILY, "", "UTC", h, None, None, None, NOW)
+
+    jobs = [row(f"red{i}", "red", False) for i in range(3)]
+    jobs += [row("amber", "amber", True)] + [row(f"ok{i:02d}", "green", True) for i in range(60)]
+    fleet = Fleet([], jobs, {})
+    assert fleet.counts == {"red": 3, "amber": 1, "green": 60}
+    first, last = fleet.page(1, size=50), fleet.page(2, size=50)
+    assert (first.pages, first.matching, len(first.rows), len(last.rows)) == (2, 64, 50, 14)
+    assert [j.name for j in first.rows[:4]] == ["red0", "red1", "red2", "amber"]
+    assert fleet.page(99, size=50).number == 2 and fleet.page(-3, size=50).number == 1
+    problems = fleet.page(1, "problems")
+    assert [j.name for j in problems.rows] == ["red0", "red1", "red2", "amber"]
+    assert [j.name for j in fleet.page(1, "uncovered").rows] == ["red0", "red1", "red2"]
+    assert fleet.page(1, "nonsense").show == "all"
+
+
+def test_a_server_needs_attention_when_unchecked_unreachable_or_bannered() -> None:
+    checks = {
+        "clear": {"ok": True, "banners": []},
+        "banner": {"ok": True, "banners": [{"id": "cron_stopped"}]},
+        "down": {"ok": False, "banners": []},
+        "new": None,
+    }
+    fleet = Fleet([], [], checks)
+    assert [n for n in checks if fleet.attention(n)] == ["banner", "down", "new"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "tz"),
+    [("*/7 * * * *", "UTC"), ("30 1 * * *", "Europe/Berlin"), ("0 * * * 1-5", "America/New_York")],
+)
+def test_schedule_plans_kept_across_pages_answer_as_a_fresh_computation(expr: str, tz: str) -> None:
+    # Across a DST change (2025-03-09 in New York, 2025-03-30 in Berlin), minute by minute
+    # and in jumps: a plan reused from an earlier page is exactly what computing anew gives.
+    overview._PLANS.clear()
+    start = datetime(2025, 3, 8, 22, 0, tzinfo=UTC)
+    steps = [timedelta(minutes=m) for m in range(0, 240, 1)]
+    steps += [timedelta(days=d, minutes=13 * d) for d in range(1, 25)]
+    for step in steps:
+        now = start + step
+        kept = overview.Clock(now)
+        fresh = overview._plan(expr, tz, now)
+        assert kept.describe(expr, tz) == (fresh.text, fresh.next_run), now
+        assert kept.due(expr, tz) == fresh.due, now

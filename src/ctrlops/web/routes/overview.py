@@ -12,8 +12,10 @@ router = APIRouter()
 
 
 @router.get("/")
-async def fleet(request: Request) -> Response:
-    return render(request, "overview.html", {"fleet": overview.fleet()})
+async def fleet(request: Request, page: int = 1, show: str = "all") -> Response:
+    """The overview: ``show`` all jobs, "problems" or "uncovered"; ``page`` of the table."""
+    found = overview.fleet()
+    return render(request, "overview.html", {"fleet": found, "page": found.page(page, show)})
 
 
 @router.get("/overview/summary")

@@ -71,13 +71,19 @@ async def backup_tab(request: Request, name: str) -> Response:
 
 
 @router.get("/servers/{name}/banners")
-async def banners(request: Request, name: str, cached: bool = False) -> Response:
-    """The server's banners: from a check made now, or (``cached``) the last one kept."""
+async def banners(
+    request: Request, name: str, cached: bool = False, compact: bool = False
+) -> Response:
+    """The server's banners: from a check made now, or (``cached``) the last one kept.
+
+    ``compact``: an all-clear server is one link (the overview's list of healthy servers).
+    """
     servers.get(name)
     check = sync.last_check(name) if cached else None
     if check is None:
         check = await servers.check(name)
-    return render(request, "partials/banners.html", {"name": name, "check": check})
+    context = {"name": name, "check": check, "compact": compact}
+    return render(request, "partials/banners.html", context)
 
 
 @router.post("/servers/{name}/fix/{action}")
