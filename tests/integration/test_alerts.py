@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from ctrlops.services import alerts, jobs
-from tests.support.jobs import Bed, chown, run
+from ctrlops.services.monitor import Monitor
+from tests.support.jobs import Bed, add_job, chown, run
 
 
 @pytest.fixture
@@ -70,3 +72,33 @@ def test_a_test_message_arrives_and_the_url_is_never_shown_or_stored_plain(
     assert got[0]["title"] == "ctrlops test alert"
     assert "s3cr3t" not in json.dumps(alerts.list_all())
     assert b"s3cr3t" not in (ctrlops_home / "ctrlops.db").read_bytes()
+
+
+def test_a_run_cron_never_started_is_alerted_as_missed_with_the_servers_reason(
+    bed: Bed, receiver: tuple[str, list[dict[str, Any]]], cron_stopped: None
+) -> None:
+    url, got = receiver
+    alerts.add(url)
+    add_job(bed, "nightly", [bed.tree()], schedule_expr="*/5 * * * *")
+    # Nothing failed, nothing ran: twelve minutes on, two runs were due and cron is down.
+    later = datetime.now(UTC) + timedelta(minutes=12)
+    sent = run(alerts.sweep(now=later))
+    assert [(s["event"], s["state"]) for s in sent] == [("bad", "missed")]
+    assert got[0]["title"] == "[ctrlops] nightly: missed"
+    assert "scheduled runs never started" in got[0]["message"]
+    assert "service is not running" in got[0]["message"]  # the server's banner, as the reason
+    assert run(alerts.sweep(now=later)) == []  # once per change
+
+
+def test_the_web_monitor_alerts_after_its_sync_without_a_sweep(
+    bed: Bed, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, got = receiver
+    alerts.add(url)
+    add_job(bed, "site", [bed.root / "missing"])
+    assert run(jobs.run_now("site", wait=True))["state"] == "failed"
+    monitor = Monitor(interval=float("inf"), busy_interval=float("inf"))
+    run(monitor.sync(bed.server))
+    assert [m["title"] for m in got] == ["[ctrlops] site: failed"]
+    run(monitor.sync(bed.server))
+    assert len(got) == 1  # still failing: no second alert

@@ -8,7 +8,7 @@ from typing import Any
 
 from ctrlops.alerts import notify, policy
 from ctrlops.errors import CtrlopsError, InputError
-from ctrlops.services import jobs
+from ctrlops.services import jobs, overview, sync
 from ctrlops.store import secrets
 from ctrlops.store.db import session
 from ctrlops.store.models import Setting
@@ -119,30 +119,86 @@ def _message(job: str, event: policy.Event, status: dict[str, Any]) -> tuple[str
     return f"[ctrlops] {job}: {event.state}", "\n".join(lines)
 
 
+def _missed_reasons(check: dict[str, Any] | None, missed: datetime) -> list[str]:
+    """Name what the server's last check shows that explains a run cron never started."""
+    out = [f"{b['text']} ({b['evidence']})" for b in (check or {}).get("banners", [])]
+    uptime = (check or {}).get("facts", {}).get("uptime")
+    checked = (check or {}).get("checked_at")
+    if isinstance(uptime, int | float) and isinstance(checked, datetime):
+        booted = checked - timedelta(seconds=uptime)
+        if missed < booted:
+            out.append(f"the server was down or rebooting (up since {booted:%Y-%m-%d %H:%M} UTC)")
+    return out or [
+        "cron started nothing and left no record: check the system log for "
+        "cron errors (`journalctl -u cron` or /var/log/syslog)"
+    ]
+
+
+def _assessed(
+    row: overview.JobRow, check: dict[str, Any] | None, error: dict[str, str] | None
+) -> tuple[str, dict[str, Any]]:
+    """The job's alerting state and what the message says, from the synced store."""
+    if error is not None or (check is not None and not check.get("ok")):
+        cause: dict[str, Any] = error or {
+            k: (check or {}).get(k) for k in ("category", "cause", "fix")
+        }
+        return "failed", {"server": row.server, "last_run": {"diagnosis": cause}}
+    last = row.last_run
+    last_run = (
+        {"state": last.state, "started": last.started.isoformat() if last.started else None,
+         "diagnosis": last.diagnosis}
+        if last is not None else None
+    )  # fmt: skip
+    status: dict[str, Any] = {"server": row.server, "last_run": last_run, "missed": []}
+    if row.missed is not None:
+        status["missed"] = [row.missed.isoformat()]
+        status["missed_reasons"] = _missed_reasons(check, row.missed)
+    return policy.effective_state(status), status
+
+
 async def sweep(
     *, now: datetime | None = None, reminder: timedelta = policy.DEFAULT_REMINDER
 ) -> list[dict[str, Any]]:
-    """Check every job once and send the alerts that are due; return what was sent.
+    """Sync every server once, then send the alerts the jobs' states call for.
 
-    A job whose server cannot be reached is reported as such, once per change too.
+    One SSH session per server (``services.sync``), not one per job. A job whose server
+    cannot be reached is reported as such, once per change too. Returns what was sent.
+    """
+    errors = {r.server: r.error for r in await sync.sync_all() if r.error is not None}
+    return await alert(errors=errors, now=now, reminder=reminder)
+
+
+async def alert(
+    server: str | None = None,
+    *,
+    errors: dict[str, dict[str, str]] | None = None,
+    now: datetime | None = None,
+    reminder: timedelta = policy.DEFAULT_REMINDER,
+) -> list[dict[str, Any]]:
+    """Send the alerts the synced store calls for, for the jobs of ``server`` (or all).
+
+    ``errors``: servers whose sync failed, with why. The web UI's monitor calls this after
+    each sync, so alerts go out while ``ctrlops serve`` runs without a cron'd sweep.
     """
     now = now or datetime.now(UTC)
+    errors = errors or {}
+    checks = overview.server_checks()
     sent: list[dict[str, Any]] = []
-    for info in jobs.list_all():
-        try:
-            status = await jobs.status(info.name, now=now)
-            state = policy.effective_state(status)
-        except CtrlopsError as e:
-            status = {"server": info.server, "last_run": {"diagnosis": e.as_dict()}}
-            state = "failed"
-        event = policy.decide(_seen(info.name), state, now, reminder)
+    for row in overview.job_rows(server, now=now):
+        state, status = _assessed(row, checks.get(row.server), errors.get(row.server))
+        event = policy.decide(_seen(row.name), state, now, reminder)
         if event is None:
-            _remember(info.name, state, None)
+            _remember(row.name, state, None)
             continue
-        title, body = _message(info.name, event, status)
-        ok = await notify.send(_urls_for(info.name), title, body, failure=event.kind != "recovered")
+        title, body = _message(row.name, event, status)
+        ok = await notify.send(_urls_for(row.name), title, body, failure=event.kind != "recovered")
         # Remembered only when delivered, so a failed delivery is tried again next sweep.
         if ok:
-            _remember(info.name, state, now)
-        sent.append({"job": info.name, "event": event.kind, "state": state, "delivered": ok})
+            _remember(row.name, state, now)
+        sent.append({"job": row.name, "event": event.kind, "state": state, "delivered": ok})
     return sent
+
+
+def configured() -> bool:
+    """Whether any alert channel exists."""
+    return bool(_load())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ctrlops.services import servers, sync
+from ctrlops.services import alerts, servers, sync
 from ctrlops.store.db import session
 from ctrlops.store.models import Job, Run, Server
 
@@ -93,6 +93,13 @@ class Monitor:
             self.publish("server", result.server)
         for job in result.changed_jobs:
             self.publish("job", job)
+        if alerts.configured():
+            # Alerts go out while the web UI runs, without waiting for a cron'd sweep;
+            # a run that never started is noticed here too (nothing "changed" for it).
+            try:
+                await alerts.alert(name, errors={name: result.error} if result.error else None)
+            except Exception:  # a channel or the store failed: the next sync tries again
+                log.exception("alerting for %s failed", name)
 
     async def run(self) -> None:
         """Loop until cancelled. Each server syncs in its own task, so an unreachable one

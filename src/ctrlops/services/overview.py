@@ -85,6 +85,8 @@ class JobRow:
     last_success: datetime | None
     next_run: datetime | None
     now: datetime
+    # The latest due time no run started for: cron never ran it.
+    missed: datetime | None = None
 
     @property
     def last_success_age(self) -> timedelta | None:
@@ -234,6 +236,26 @@ def assess(
     return Health("green", "backed up on schedule" if expr else "backed up", covered)
 
 
+def missed_at(
+    expr: str | None,
+    tz: str,
+    deployed_at: datetime | None,
+    runs: list[RunView],
+    now: datetime,
+    clock: Clock | None = None,
+) -> datetime | None:
+    """Return the latest due time that no run started for (the run cron never made)."""
+    if not expr:
+        return None
+    since = deployed_at or now - timedelta(days=366)
+    due = [t for t in (clock or Clock(now)).due(expr, tz) if t > since]
+    if not due:
+        return None
+    started = runs[-1].started if runs else None
+    # Cron may start a run a little before its minute.
+    return due[-1] if started is None or started < due[-1] - timedelta(minutes=1) else None
+
+
 def _failure(run: RunView) -> str:
     cause = run.diagnosis.get("cause")
     return f"{run.state}: {cause}" if cause else run.state
@@ -324,6 +346,7 @@ def _job_query() -> Any:
 def _row(job: _JobCols, runs: list[RunView], now: datetime, clock: Clock | None = None) -> JobRow:
     tz = job.timezone or "UTC"
     clock = clock or Clock(now)
+    deployed_at = _utc(job.deployed_at)
     ok = [r.started for r in runs if r.state in SUCCESS_STATES and r.started]
     next_run = None
     text = "manual only"
@@ -336,11 +359,12 @@ def _row(job: _JobCols, runs: list[RunView], now: datetime, clock: Clock | None 
         job.schedule,
         text,
         tz,
-        assess(job.schedule, tz, _utc(job.deployed_at), runs, now, clock),
+        assess(job.schedule, tz, deployed_at, runs, now, clock),
         runs[-1] if runs else None,
         ok[-1] if ok else None,
         next_run,
         now,
+        missed_at(job.schedule, tz, deployed_at, runs, now, clock),
     )
 
 
