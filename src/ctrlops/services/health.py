@@ -130,6 +130,26 @@ async def _redeploy(server_name: str, timeout: float | None) -> dict[str, Any]:
     }
 
 
+async def _schedule_jobs(server_name: str, out: dict[str, Any]) -> None:
+    """Write the crontab block of jobs deployed while cron was missing.
+
+    Such a job got no schedule line (there was no crontab to write it to) and its deploy
+    said: "only manual runs will happen (`server fix NAME install-cron`)". Installing cron
+    alone would leave its backups unscheduled behind a "schedule changed outside ctrlops"
+    banner; Install Cron keeps the promise and the scheduled backups run.
+    """
+    from ctrlops.services import jobs  # jobs build on servers and health; imported lazily
+
+    if not any(j.server == server_name for j in jobs.list_all()):
+        return
+    try:
+        names = await jobs.redeploy_server(server_name)
+    except CtrlopsError as e:
+        out["error"] = e.as_dict()
+        return
+    out["ran"].extend(f"deploy {n}" for n in names)
+
+
 async def apply_fix(server_name: str, action: str, timeout: float | None = None) -> dict[str, Any]:
     """Apply one banner's fix to ``server_name``, then check the server again.
 
@@ -137,7 +157,8 @@ async def apply_fix(server_name: str, action: str, timeout: float | None = None)
     ``ran`` the commands run, ``manual`` the exact command for the user when ctrlops could
     not run it (no passwordless sudo), ``fixed`` whether the fix's banner is gone. A second
     run changes nothing (``changed`` false). Raises InputError for an unknown action or
-    server; a command that fails is reported in ``error``, not raised.
+    server; a command that fails is reported in ``error``, not raised. Install Cron also
+    writes the crontab lines of the server's jobs (``deploy NAME`` in ``ran``).
     """
     if action not in fixes.ACTIONS:
         raise InputError("action", f"unknown fix {action!r}", f"one of {', '.join(fixes.ACTIONS)}")
@@ -186,6 +207,8 @@ async def apply_fix(server_name: str, action: str, timeout: float | None = None)
             out["error"] = e.as_dict()
             if plan.commands:  # what failed, so the user can run it by hand and see why
                 out["manual"] = " && ".join(shlex.join(c) for c in plan.commands)
+        if action == "install-cron" and out["changed"] and out["error"] is None:
+            await _schedule_jobs(server_name, out)
     after = await servers.check(server_name, timeout)
     fixed = after["ok"] and fixes.BANNER_OF[action] not in _banner_ids(after)
     return {**out, "fixed": fixed, "check": after}
