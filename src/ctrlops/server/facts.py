@@ -74,7 +74,22 @@ if [ -x "$HOME/"""
     + CRON_PATH
     + r""" command -v rclone 2>/dev/null); fi
 say rclone "$rc"
-[ -n "$rc" ] && say rclone_version "$("$rc" version 2>/dev/null | head -n1)"
+# `rclone version` costs ~0.1 s of CPU (a large Go binary starting): its answer is kept
+# per binary (path, size, mtime, ctime in ns, inode), asked again when the binary changes.
+if [ -n "$rc" ]; then
+  key=$(stat -L -c '%n %s %.9Y %.9Z %i' "$rc" 2>/dev/null) vc="$HOME/.ctrlops/cache/rclone-version"
+  v=""
+  [ -n "$key" ] && [ -r "$vc" ] && [ "$(sed -n 1p "$vc")" = "$key" ] && v=$(sed -n 2p "$vc")
+  if [ -z "$v" ]; then
+    v=$("$rc" version 2>/dev/null | head -n1)
+    if [ -n "$v" ] && [ -n "$key" ] && [ -d "$HOME/.ctrlops" ]; then
+      mkdir -p "$HOME/.ctrlops/cache" 2>/dev/null &&
+        printf '%s\n%s\n' "$key" "$v" > "$vc.$$" 2>/dev/null && mv -f "$vc.$$" "$vc" 2>/dev/null
+      rm -f "$vc.$$" 2>/dev/null
+    fi
+  fi
+  say rclone_version "$v"
+fi
 say login_rclone "$(command -v rclone 2>/dev/null)"
 say crontab "$(PATH="""
     + CRON_PATH
