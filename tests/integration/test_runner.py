@@ -504,3 +504,40 @@ def test_it_records_the_end_of_a_run_even_on_a_full_disk(
     record = server.record(run_id)
     assert (record["state"], record["reason"]) == ("killed", "signal:TERM")
     assert not list((full_runs_disk / run_id).glob(".status.*"))
+
+
+def test_it_bounds_rclones_retries_and_lets_the_jobs_extra_flags_override_them(
+    server: Server, source: Path
+) -> None:
+    (source / "big.bin").write_bytes(os.urandom(SLOW_BYTES))
+    server.job([source], bwlimit=SLOW_LIMIT, extra_flags=("--low-level-retries=7",))
+    run_id = server.run("detach", UID).stdout.strip()
+    pgid = int(server.record(run_id)["pgid"])
+    deadline = time.monotonic() + 10
+    while not (argv := [a for _, a in group_members(pgid) if "rclone copy" in a]):
+        assert time.monotonic() < deadline, "rclone never started"
+        time.sleep(0.05)
+    server.run("kill", UID)
+    args = argv[0].split()
+    defaults = ["--low-level-retries", "3", "--retries", "3", "--retries-sleep", "10s"]
+    at = args.index("--low-level-retries")
+    assert args[at : at + 6] == defaults, args
+    assert args[args.index("--contimeout") + 1] == "30s", args
+    # rclone takes the last value of a flag: the job's own comes after the default.
+    assert args.index("--low-level-retries=7") > at, args
+
+
+def test_it_fails_a_run_whose_log_lacks_rclones_closing_summary(
+    server: Server, source: Path
+) -> None:
+    # --stats=0 (which ctrlops would refuse; job.env written by hand): rclone copies, exits
+    # 0 and logs no summary, as when its log could not be written. Nothing shows what the
+    # run did.
+    server.job([source])
+    with (server.jobdir / "job.env").open("a") as f:
+        f.write("EXTRA_FLAGS='--stats=0'\n")
+    assert server.run("start", UID).returncode == 74
+    run_id, record = server.only_record()
+    log = server.jobdir / "runs" / run_id / "rclone.log"
+    assert (record["state"], record["reason"]) == ("failed", f"log_incomplete:{log}")
+    assert f"srv1/current{source}/a.txt" in server.bucket_files()

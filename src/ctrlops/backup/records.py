@@ -7,6 +7,8 @@ transferred, zero checked), ``warning`` (finished after retries or with skipped 
 kill, SIGKILL: no trap of the runner could record its end) is ``interrupted``: the runner
 rewrites such a record at the job's next start, and until then a ``running`` record whose
 process is gone (``alive=0``) reads the same, so it is never shown as running forever.
+A record that cannot vouch for a backup (empty, or a success whose log holds no summary
+from rclone: a full disk on the server) reads as ``failed``, never as a success.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ctrlops import schedule
+from ctrlops.diagnose import rules
 from ctrlops.diagnose.report import Diagnosis
 
 SUCCESS = "success"
@@ -28,6 +31,8 @@ KILLED = "killed"
 SKIPPED = "skipped"
 MISSED = "missed"
 INTERRUPTED = "interrupted"
+# The state of a record without a ``state=`` line (see parse_status).
+UNKNOWN = "unknown"
 
 # Category "killed": the run was ended from outside, by the machine rather than by a user.
 _INTERRUPTED_DIAGNOSIS: dict[str, str] = {
@@ -38,32 +43,6 @@ _INTERRUPTED_DIAGNOSIS: dict[str, str] = {
     "fix": "run the job again (Run Now) or wait for its next scheduled run, which copies "
     "the rest; if it keeps happening, check `uptime` for reboots and `dmesg` for the "
     "out-of-memory killer",
-}
-
-# Why a run stopped before rclone could say anything, from the runner's ``reason=``.
-_REASONS: dict[str, tuple[str, str, str]] = {
-    "source_missing": (
-        "source_missing",
-        "the source path {arg} does not exist on the server",
-        "check the job's --source for a typo (paths are case-sensitive); nothing was "
-        "copied and nothing at the destination was touched",
-    ),
-    "source_empty": (
-        "source_missing",
-        "the source path {arg} is empty; a mirror of it would have deleted everything at "
-        "the destination, so the run stopped",
-        "check that the disk or mount holding {arg} is mounted",
-    ),
-    "binary_missing": (
-        "binary_missing",
-        "rclone is not installed where the runner looks (~/.ctrlops/bin or cron's PATH)",
-        "use the Install Rclone fix: `ctrlops server fix SERVER install-rclone`",
-    ),
-    "config_error": (
-        "config_error",
-        "the job's files on the server are incomplete ({arg})",
-        "redeploy the job: `ctrlops job deploy NAME`",
-    ),
 }
 
 
@@ -113,7 +92,7 @@ def parse_status(text: str) -> list[RunRecord]:
         records.append(
             RunRecord(
                 run_id=kv.pop("run"),
-                state=kv.pop("state", "") or "unknown",
+                state=kv.pop("state", "") or UNKNOWN,
                 trigger=kv.pop("trigger", ""),
                 pid=_int(kv.pop("pid", None)),
                 started=_time(kv.pop("started", None)),
@@ -129,11 +108,7 @@ def parse_status(text: str) -> list[RunRecord]:
 
 def reason_diagnosis(reason: str) -> dict[str, str] | None:
     """Return the diagnosis for a runner ``reason=`` (e.g. ``source_missing:/srv``)."""
-    kind, _, arg = reason.partition(":")
-    if kind not in _REASONS:
-        return None
-    category, cause, fix = _REASONS[kind]
-    return {"category": category, "cause": cause.format(arg=arg), "fix": fix.format(arg=arg)}
+    return rules.explain_reason(reason)
 
 
 def user_state(record: RunRecord, diagnosis: Diagnosis | None) -> tuple[str, dict[str, str]]:
@@ -159,8 +134,14 @@ def user_state(record: RunRecord, diagnosis: Diagnosis | None) -> tuple[str, dic
             "cause": "the run was killed before it finished",
             "fix": "run it again when ready (Run Now)",
         }
+    if record.state == UNKNOWN and not record.reason and record.started is None:
+        # Not a byte of the record was written: no evidence of a backup, never a success.
+        return FAILED, rules.explain_record("empty_record")
     by_reason = reason_diagnosis(record.reason) if record.reason else None
     if record.state == SUCCESS:
+        if diagnosis is not None and diagnosis.stats is None:
+            # rclone logs a summary as it exits; without one the log cannot vouch for a copy.
+            return FAILED, rules.explain_record("no_summary")
         if diagnosis is not None and diagnosis.category == "zero_transferred":
             return NOTHING_COPIED, short
         if diagnosis is not None and diagnosis.stats and diagnosis.stats.errors:

@@ -8,6 +8,8 @@ generic HTTP statuses they travel with (a 403 can be a bad signature, a denied k
 storage cap). ``weak`` entries only name a cause when nothing more specific is in the log.
 
 Causes and fixes may use ``{name}`` placeholders filled from the pattern's named groups.
+:data:`REASONS` and :data:`RECORD_PROBLEMS` explain what the runner's status record says
+where the log cannot (a full disk leaves no log to match).
 """
 
 from __future__ import annotations
@@ -378,6 +380,79 @@ ENTRIES: tuple[Entry, ...] = (
         weak=True,
     ),
 )
+
+# Why the runner (ctrlops-run) ended a run before or beside rclone's own outcome, from the
+# ``reason=KIND:ARG`` of its status record: KIND -> (category, cause, fix); ``{arg}`` is the
+# text after the first colon (a path, mostly).
+REASONS: dict[str, tuple[str, str, str]] = {
+    "source_missing": (
+        "source_missing",
+        "the source path {arg} does not exist on the server",
+        "check the job's --source for a typo (paths are case-sensitive); nothing was "
+        "copied and nothing at the destination was touched",
+    ),
+    "source_empty": (
+        "source_missing",
+        "the source path {arg} is empty; a mirror of it would have deleted everything at "
+        "the destination, so the run stopped",
+        "check that the disk or mount holding {arg} is mounted",
+    ),
+    "binary_missing": (
+        "binary_missing",
+        "rclone is not installed where the runner looks (~/.ctrlops/bin or cron's PATH)",
+        "use the Install Rclone fix: `ctrlops server fix SERVER install-rclone`",
+    ),
+    "config_error": (
+        "config_error",
+        "the job's files on the server are incomplete ({arg})",
+        "redeploy the job: `ctrlops job deploy NAME`",
+    ),
+    # The runner probes for room before and after each rclone (runner version 6): rclone
+    # itself ignores a log it cannot write and may exit 0 having logged nothing.
+    "disk_full": (
+        "local_resource",
+        "the disk holding {arg} on the server is full: the backup had no room for its log "
+        "and status record, so the run cannot show what it copied (it is not counted as a "
+        "backup)",
+        "free space on that disk (`df -h {arg}` on the server; `du -sh "
+        "~/.ctrlops/jobs/*/runs` shows what old run logs take), confirm with `ctrlops "
+        "server check SERVER` (its disk banner), then run the job again",
+    ),
+    "log_incomplete": (
+        "local_resource",
+        "rclone could not write its whole log {arg}: the disk filled up during the run "
+        "(and was freed again), so the run cannot show what it copied",
+        "find what fills the disk holding ~/.ctrlops (`df -h`, `du -sh "
+        "~/.ctrlops/jobs/*/runs`) and free space, confirm with `ctrlops server check "
+        "SERVER` (its disk banner), then run the job again",
+    ),
+}
+
+# What a run's record and log say when they cannot vouch for a backup: id -> (category,
+# cause, fix).
+RECORD_PROBLEMS: dict[str, tuple[str, str, str]] = {
+    # Not a byte of the status record was written (runners before version 6 leave it so on
+    # a full disk; version 6 says disk_full wherever an empty file still fits).
+    "empty_record": (
+        "local_resource",
+        "the run left an empty status record on the server: there was no room to write it, "
+        "almost always because the disk holding ~/.ctrlops is full",
+        "free space on the server's disk (`df -h ~/.ctrlops`; `du -sh ~/.ctrlops/jobs/*/runs` "
+        "shows what old run logs take), confirm with `ctrlops server check SERVER` (its disk "
+        "banner), then run the job again",
+    ),
+    # The record says success but the log holds not one summary from rclone (rclone writes
+    # one as it exits, whatever happened): the log was never written, or deleted since.
+    "no_summary": (
+        "local_resource",
+        "the runner recorded a success, but the run's log holds no summary from rclone, so "
+        "nothing shows what was copied: the log could not be written (a full disk on the "
+        "server is the usual cause) or was deleted",
+        "check free space on the server (`df -h ~/.ctrlops`, `ctrlops server check SERVER` "
+        "shows the disk banner), update the runner if the server check says it is outdated, "
+        "then run the job again",
+    ),
+}
 
 # Lines that look alarming but are not failures.
 HARMLESS: tuple[str, ...] = (

@@ -3,6 +3,9 @@
 :func:`match` returns the first :class:`Rule` whose pattern is in the line (the table's
 order puts specific S3 error codes before the generic statuses they travel with);
 :func:`explain` fills the rule's ``{placeholders}`` from the line and adds a provider hint.
+:func:`explain_reason` and :func:`explain_record` do the same for what the runner's status
+record says (a ``reason=`` such as ``disk_full:PATH``, or a record that cannot vouch for a
+backup), where rclone's log has nothing to say.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ctrlops.diagnose.hints import HINTS
-from ctrlops.diagnose.knowledge import ENTRIES, HARMLESS
+from ctrlops.diagnose.knowledge import ENTRIES, HARMLESS, REASONS, RECORD_PROBLEMS
 
 CATEGORIES: tuple[str, ...] = (
     "auth_secret",
@@ -143,3 +146,26 @@ def explain(line: str, provider: str | None = None) -> Finding | None:
     if extra:
         fix = f"{fix}. {extra}"
     return Finding(rule.id, rule.category, fill(rule.cause, groups), fix, rule.weak, line)
+
+
+def explain_reason(reason: str) -> dict[str, str] | None:
+    """Return ``{"category", "cause", "fix"}`` for a runner ``reason=`` (``KIND:ARG``).
+
+    ``None`` for a reason the knowledge base does not name (e.g. ``rclone_exit:...``, whose
+    explanation is in the log) or an empty one.
+    """
+    kind, _, arg = reason.partition(":")
+    if kind not in REASONS:
+        return None
+    category, cause, fix = REASONS[kind]
+    return {"category": category, "cause": cause.format(arg=arg), "fix": fix.format(arg=arg)}
+
+
+def explain_record(problem: str) -> dict[str, str]:
+    """Return the diagnosis of a run record that cannot vouch for a backup.
+
+    ``problem`` is a key of :data:`knowledge.RECORD_PROBLEMS` (``empty_record``,
+    ``no_summary``); raises KeyError for any other.
+    """
+    category, cause, fix = RECORD_PROBLEMS[problem]
+    return {"category": category, "cause": cause, "fix": fix}

@@ -43,6 +43,10 @@ _RESERVED_FLAGS = (
     "--stats",
     "--stats-log-level",
     "--password-command",
+    # These keep rclone's closing summary out of the log: the run would read as
+    # log_incomplete (and --quiet refuses to start next to --log-level).
+    "--quiet",
+    "--syslog",
 )
 
 

@@ -7,7 +7,7 @@ from importlib import resources
 
 # Bump together with line 2 of ctrlops-run whenever the script changes: the control plane
 # compares it with the installed copy's line 2 to tell an outdated runner.
-RUNNER_VERSION = 5
+RUNNER_VERSION = 6
 
 NAME = "ctrlops-run"
 

@@ -176,6 +176,8 @@ def test_it_renders_excludes_one_per_line_and_empty_when_none() -> None:
         ({"stats_interval": "1 s"}, "stats_interval"),
         ({"extra_flags": ("-v",)}, "extra_flags"),
         ({"extra_flags": ("--config=/tmp/x",)}, "extra_flags"),
+        ({"extra_flags": ("--quiet",)}, "extra_flags"),
+        ({"extra_flags": ("--syslog",)}, "extra_flags"),
         ({"extra_flags": ("--a\n--b",)}, "extra_flags"),
         ({"bwlimit": "1M\n"}, "bwlimit"),
         ({"keep_runs": -1}, "keep_runs"),
