@@ -19,7 +19,9 @@ phase's alone: the kernel's high-water mark VmHWM (``/proc/self/status``), reset
 ``/proc/self/clear_refs`` after the imports and opening the store, so "growth" is the
 peak minus the RSS right before the phase. Not ``ru_maxrss``: in a child forked from a
 big parent it starts at the parent's RSS (the kernel keeps the pre-exec peak). SSH
-connections are counted from the sshd logs ("Accepted publickey" lines). Planted logs are
+connections are counted from the sshd logs ("Accepted publickey" lines). CPU is the phase
+process's own user + system time: the control plane's cost, which the wall time mixes with
+that of sshd and the server's shells (on loopback they share the same CPUs). Planted logs are
 the real run's log with its head padded to --log-kib by repeating its own INFO lines
 (object names changed), hard-linked into every run directory: every run's log is that
 big on the server while the disk holds one copy.
@@ -204,6 +206,13 @@ def peak_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process has used: the control plane's own cost of a
+    phase, which wall time hides when sshd and the shells on the server share the CPUs."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
 def _reset_peak() -> int:
     """Return the peak RSS in KiB, reset first to the current RSS where Linux allows it:
     importing and compiling modules leaves a transient peak that would hide a phase's own
@@ -233,7 +242,7 @@ def _watchdog(base_kb: int, limit_mb: float) -> None:
 
 
 def child(phase: str, spec_path: str, limit_mb: float | None = None) -> None:
-    """Run one phase and print ``{"seconds", "base_kb", "peak_kb", ...}`` as JSON."""
+    """Run one phase and print ``{"seconds", "cpu", "base_kb", "peak_kb", ...}`` as JSON."""
     from sqlalchemy import delete
 
     from ctrlops.diagnose import report  # noqa: F401  (imported before the baseline)
@@ -256,11 +265,15 @@ def child(phase: str, spec_path: str, limit_mb: float | None = None) -> None:
         finally:
             await servers.close_all()
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     out = asyncio.run(main())
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     peak = peak_kb()
-    print(json.dumps({"phase": phase, "seconds": took, "base_kb": base, "peak_kb": peak, **out}))
+    print(
+        json.dumps(
+            {"phase": phase, "seconds": took, "cpu": cpu, "base_kb": base, "peak_kb": peak, **out}
+        )
+    )
 
 
 def measure(
@@ -309,6 +322,7 @@ class Row:
     phase: str
     size: str
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     peak_mb: list[float] = field(default_factory=list)
     growth_mb: list[float] = field(default_factory=list)
     ssh: list[int] = field(default_factory=list)
@@ -476,13 +490,15 @@ def timed(sc: Scenario, rows: list[Row], row: Row, phase: str, spec: Any = None)
     time.sleep(0.2)  # sshd writes its log line after the login
     row.ssh.append(accepted(sc.logs) - before)
     row.seconds.append(r["seconds"])
+    row.cpu.append(r["cpu"])
     row.peak_mb.append(r["peak_kb"] / 1024)
     row.growth_mb.append((r["peak_kb"] - r["base_kb"]) / 1024)
     row.runs.append(int(r.get("runs", 0)))
     if row not in rows:
         rows.append(row)
     print(
-        f"  {row.scenario} {row.phase:26} {r['seconds']:8.2f} s  peak {r['peak_kb'] / 1024:6.1f} MB"
+        f"  {row.scenario} {row.phase:26} {r['seconds']:8.2f} s  cpu {r['cpu']:7.2f} s"
+        f"  peak {r['peak_kb'] / 1024:6.1f} MB"
         f"  +{(r['peak_kb'] - r['base_kb']) / 1024:6.1f} MB  ssh {row.ssh[-1]}",
         flush=True,
     )
@@ -545,6 +561,7 @@ def table(rows: list[Row], markdown: bool) -> str:
         "phase",
         "size",
         "time",
+        "CPU",
         "peak RSS",
         "RSS growth",
         "SSH logins",
@@ -556,6 +573,7 @@ def table(rows: list[Row], markdown: bool) -> str:
             r.phase,
             r.size,
             f"{med(r.seconds):.2f} s",
+            f"{med(r.cpu):.2f} s",
             f"{med(r.peak_mb):.0f} MB",
             f"{med(r.growth_mb):.1f} MB",
             f"{med(r.ssh):.0f}",

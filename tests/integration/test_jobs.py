@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ctrlops.backup import deploy
 from ctrlops.errors import InputError
+from ctrlops.runner import crontab, layout
+from ctrlops.server import facts
 from ctrlops.services import jobs
 from tests.support.jobs import Bed, chown, run
 from tests.support.jobs import add_job as add
@@ -157,6 +162,52 @@ def test_a_schedule_in_another_timezone_is_refused_with_the_servers_zone(bed: Be
     assert e.value.field == "--timezone"
     assert "runs cron in" in e.value.reason
     assert jobs.list_all() == []
+
+
+def test_a_server_redeploy_gathers_facts_once_and_sets_the_crontab_once(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every job's files and crontab line are put right in one pass over the server."""
+    own = "MAILTO=ops@example.com\n15 4 * * * /usr/bin/report --all\n"
+    subprocess.run(["crontab", "-u", bed.sshd.user, "-"], input=own, text=True, check=True)
+    for i in range(4):
+        add(bed, f"j{i}", [bed.tree()], schedule_expr=f"{i} 2 * * *")
+    add(bed, "manual", [bed.tree()])
+    before = {i.name: i.deployed_at for i in jobs.list_all()}
+    # What a redeploy repairs: a job's settings file gone, a schedule edited by hand.
+    env = bed.sshd.home / layout.job_dir(jobs.get("j1").uid) / "job.env"
+    env.unlink()
+    edited = crontab_of(bed.sshd.user).replace("1 2 * * *", "9 9 * * *")
+    subprocess.run(["crontab", "-u", bed.sshd.user, "-"], input=edited, text=True, check=True)
+
+    calls: Counter[str] = Counter()
+
+    def counted(name: str, real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return await real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(facts, "gather", counted("facts", facts.gather))
+    monkeypatch.setattr(deploy, "set_schedules", counted("crontab", deploy.set_schedules))
+    names = run(jobs.redeploy_server(bed.server))
+
+    assert sorted(names) == ["j0", "j1", "j2", "j3", "manual"]
+    assert calls == {"facts": 1, "crontab": 1}
+    text = crontab_of(bed.sshd.user)
+    assert text.startswith(own)
+    block = crontab.parse_block(text)
+    assert block is not None and not block.drifted, block
+    uids = {jobs.get(f"j{i}").uid for i in range(4)}
+    assert {e.uid for e in block.entries} == uids and len(block.entries) == 4
+    assert "9 9 * * *" not in text and "1 2 * * *" in text
+    assert env.exists()
+    after = {i.name: i.deployed_at for i in jobs.list_all()}
+    for n in names:
+        old, new = before[n], after[n]
+        assert old is not None and new is not None and new > old
+    assert run(jobs.run_now("j1", wait=True))["state"] == "success, nothing copied"
 
 
 @pytest.fixture

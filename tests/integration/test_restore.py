@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from ctrlops.cli import restore as cli
 from ctrlops.errors import InputError
 from ctrlops.server.spec import parse_spec
-from ctrlops.services import jobs, servers
+from ctrlops.services import jobs, servers, verification
 from ctrlops.services import restore as service
 from tests.support.jobs import Bed, chown, run
 from tests.support.jobs import add_job as add
@@ -191,7 +191,7 @@ def test_verify_is_clean_after_a_backup_and_names_what_differs(bed: Bed) -> None
     src = tree(bed, {"a.txt": b"alpha", "b.txt": b"bravo", "skip.tmp": b"excluded"})
     add(bed, "check", [src], excludes=["*.tmp"])
     backup("check")
-    clean = run(service.verify("check"))
+    clean = run(verification.verify("check"))
     assert clean["ok"], clean
     assert clean["hash"] and clean["matched"] == 2
 
@@ -201,7 +201,7 @@ def test_verify_is_clean_after_a_backup_and_names_what_differs(bed: Bed) -> None
     subprocess.run(
         [RCLONE, "deletefile", f"s3t:{bed.bucket}/{key}"], env=rclone_env(bed.s3), check=True
     )
-    dirty = run(service.verify("check"))
+    dirty = run(verification.verify("check"))
     assert not dirty["ok"]
     assert dirty["differ"] == {"count": 1, "paths": [f"{src}/a.txt"]}
     assert dirty["missing"] == {"count": 1, "paths": [f"{src}/b.txt"]}
@@ -213,7 +213,7 @@ def test_verify_counts_extra_objects_as_a_difference_only_in_mirror_mode(bed: Be
     add(bed, "copyjob", [src])
     backup("copyjob")
     (src / "b.txt").unlink()
-    copy_mode = run(service.verify("copyjob"))
+    copy_mode = run(verification.verify("copyjob"))
     assert copy_mode["extra"]["paths"] == [f"{src}/b.txt"]
     assert copy_mode["ok"]  # copy mode never deletes: extras are expected
 
@@ -221,7 +221,7 @@ def test_verify_counts_extra_objects_as_a_difference_only_in_mirror_mode(bed: Be
     add(bed, "mirrorjob", [mirror_src], mode="mirror", prefix="m")
     backup("mirrorjob")
     (mirror_src / "b.txt").unlink()
-    assert not run(service.verify("mirrorjob"))["ok"]
+    assert not run(verification.verify("mirrorjob"))["ok"]
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
+from bench.load import Template, accepted, plant_runs
 from sqlalchemy import delete, select
 
+from ctrlops.remote.base import Remote, Result
+from ctrlops.runner import layout
 from ctrlops.services import jobs, sync
 from ctrlops.store.db import session
 from ctrlops.store.models import Run
@@ -108,3 +113,60 @@ def test_an_unreachable_server_is_reported_and_kept_as_its_last_check(bed: Bed) 
     assert not results["gone"].ok
     check = sync.last_check("gone")
     assert check is not None and check["layer"] == "tcp"
+
+
+def test_records_are_read_a_batch_of_jobs_at_a_time_over_one_session(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A status command carries at most STATUS_BATCH jobs (what the control plane holds at
+    once follows the batch, not the server); a gap in a later batch is still filled."""
+    monkeypatch.setattr(sync, "STATUS_BATCH", 2)
+    names = [f"b{i}" for i in range(5)]
+    for name in names:
+        src = bed.tree()
+        (src / "f.txt").write_text(name)
+        chown(src, bed.sshd.user)
+        add(bed, name, [src])
+    real = run(jobs.run_now("b0", wait=True))
+    runs_dir = bed.sshd.home / layout.job_dir(jobs.get("b0").uid) / "runs"
+    template = Template.read(runs_dir / real["id"])
+    st = runs_dir.stat()
+    planted: dict[str, list[str]] = {}
+    for name in names:
+        job_dir = bed.sshd.home / layout.job_dir(jobs.get(name).uid)
+        log = runs_dir / real["id"] / "rclone.log"
+        planted[name] = plant_runs(job_dir, template, log, 3, (st.st_uid, st.st_gid))
+    forget_runs()
+
+    jobs_per_command: list[int] = []
+    real_execute = sync.execute
+
+    async def spy(remote: Remote, argv: Sequence[str], **kw: Any) -> Result:
+        result = await real_execute(remote, argv, **kw)
+        if argv[:2] == ["sh", "-c"] and argv[2] == sync._STATUS:
+            jobs_per_command.append(result.stdout.count("\n@@job "))
+        return result
+
+    monkeypatch.setattr(sync, "execute", spy)
+    logins = accepted([bed.sshd.log])
+    first = run(sync.sync_server("web1"))
+    assert accepted([bed.sshd.log]) - logins == 1  # check, records and tails: one session
+    assert first.ok, first.as_dict()
+    assert jobs_per_command == [2, 2, 1]
+    assert first.runs_read == 5 * 3 + 1
+    assert sorted(first.changed_jobs) == names
+    for name in names:
+        expected = set(planted[name]) | ({real["id"]} if name == "b0" else set())
+        assert set(stored(name)) == expected
+
+    # b3 (in the second batch) lost its two newest runs from the store: a routine sync
+    # that asks for its 2 newest records meets none it knows, and reads all of them.
+    monkeypatch.setattr(sync, "RECENT", 2)
+    with session() as s:
+        lost = Run.run_id.in_(planted["b3"][1:])  # planted ids repeat from job to job
+        s.execute(delete(Run).where(lost, Run.job.has(name="b3")))
+    jobs_per_command.clear()
+    again = run(sync.sync_server("web1"))
+    assert (again.runs_read, again.changed_jobs) == (2, ["b3"])
+    assert jobs_per_command == [2, 2, 1, 1]  # the third command: b3 again, whole
+    assert set(stored("b3")) == set(planted["b3"])

@@ -17,7 +17,7 @@ import pytest
 from ctrlops.remote.exec import execute
 from ctrlops.runner import layout
 from ctrlops.services import jobs, servers
-from ctrlops.services import restore as service
+from ctrlops.services import verification as service
 from tests.support.cli import ctrlops, ctrlops_json
 from tests.support.jobs import Bed, chown, run
 from tests.support.jobs import add_job as add

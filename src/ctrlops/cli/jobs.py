@@ -176,6 +176,7 @@ def edit(
         dest=dest or old.destination,
         prefix=old.prefix if prefix is None else prefix,
         schedule_expr=old.schedule if schedule is None else (schedule or None),
+        timezone=jobs.pinned_timezone(old),  # a zone the user gave stays; else the server's
         excludes=old.excludes if exclude is None else exclude,
         mode=mode or old.mode,
         bwlimit=old.bwlimit if bwlimit is None else (bwlimit or None),

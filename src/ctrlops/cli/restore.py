@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ctrlops.cli.output import JsonOpt, console, handle_errors, print_json, run
 from ctrlops.errors import InputError
-from ctrlops.services import browse
+from ctrlops.services import browse, verification
 from ctrlops.services import restore as service
 from ctrlops.units import human_size
 
@@ -171,7 +171,7 @@ def verify(
             raise InputError("--download", "not with --last", "leave out --download or --last")
         _last(name, as_json=as_json)
         return
-    result = run(service.verify(name, download=download))
+    result = run(verification.verify(name, download=download))
     if as_json:
         print_json(result)
     else:
@@ -200,7 +200,7 @@ _SIGNAL = {"green": "green", "amber": "yellow", "red": "red"}
 
 def _last(name: str, *, as_json: bool) -> None:
     """Print the latest scheduled verification; exit 1 unless its signal is green."""
-    result = run(service.last_verification(name))
+    result = run(verification.last_verification(name))
     if as_json:
         print_json(result)
     else:

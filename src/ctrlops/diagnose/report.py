@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ctrlops.diagnose.rules import Finding, explain
+from ctrlops.diagnose.rules import MAX_MATCH, RULES, Finding, explain
 from ctrlops.rclone.output import LogLine, ParsedLog, Stats, parse_log
 from ctrlops.units import human_size
 
@@ -27,6 +27,10 @@ _RUN_FAILED = re.compile(r"^(?:Attempt \d+/\d+ failed|Failed to [\w-]+(?: with \
 _FS_OBJECT = re.compile(r"^(?:\S+ bucket \S+|Local file system at |pacer$|.* root '?$)")
 _STATS_LINE = re.compile(r"^\s*(?:Transferred|Errors|Checks|Deleted):")
 _SIGNALLED = {124, 130, 137, 143}  # timeout(1), SIGINT, SIGKILL, SIGTERM as 128+n
+# The only rules an INFO line is kept for (INFO is progress; a signal is the one failure
+# rclone reports there).
+_INFO_CATEGORY = "killed"
+_INFO_RULES = tuple(rule for rule in RULES if rule.category == _INFO_CATEGORY)
 
 _EXIT_MEANING: dict[int, tuple[str, str, str]] = {
     1: ("other", "rclone stopped with a usage or fatal error (exit 1)", ""),
@@ -111,14 +115,28 @@ def explain_log(
         return Diagnosis("other", "the log could not be read", _VIEW_LOG)
 
 
+def _may_report_a_signal(message: str) -> bool:
+    """Return whether an INFO line can yield a finding: only a ``killed`` rule counts there.
+
+    A cheap pre-check, not a decision: a long run's log is almost all INFO progress lines,
+    and trying the whole rule table on each cost half the CPU of a cold sync. A line that
+    passes still goes through :func:`rules.explain`, so first-match order and the harmless
+    list decide exactly as before.
+    """
+    head = message[:MAX_MATCH]
+    return any(rule.pattern.search(head) for rule in _INFO_RULES)
+
+
 def _findings(log: ParsedLog, provider: str | None) -> list[Finding]:
     out: list[Finding] = []
     for line in log.lines:
+        if line.level == "info" and not _may_report_a_signal(line.message):
+            continue
         found = explain(line.message, provider)
         if found is None:
             continue
         # INFO lines are progress; the one failure rclone reports there is a signal.
-        if line.level == "info" and found.category != "killed":
+        if line.level == "info" and found.category != _INFO_CATEGORY:
             continue
         out.append(
             Finding(found.rule_id, found.category, found.cause, found.fix, found.weak, line.raw)

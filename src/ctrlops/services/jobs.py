@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import secrets as pysecrets
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from ctrlops.backup import deploy, records
 from ctrlops.backup.records import RunRecord
 from ctrlops.diagnose.report import explain_log
 from ctrlops.errors import CtrlopsError, InputError, NotFoundError
-from ctrlops.rclone.providers import rclone_config
+from ctrlops.rclone.providers import DestinationSpec, rclone_config
 from ctrlops.remote.base import Remote
 from ctrlops.remote.exec import execute
 from ctrlops.runner import crontab, layout
@@ -38,6 +39,8 @@ RUNNER = f"$HOME/{layout.RUNNER}"
 LOG_TAIL = 256 * 1024
 MISSED_GRACE = timedelta(seconds=90)
 MISSED_LOOKBACK = timedelta(days=8)
+# In a job's options when the user gave --timezone: the zone is theirs, not the server's.
+TIMEZONE_GIVEN = "timezone_given"
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,24 @@ def _verify_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def pinned_timezone(info: JobInfo) -> str | None:
+    """Return the zone the user gave the job's schedule in (``--timezone``), else None.
+
+    ``JobInfo.timezone`` is the zone recorded at the last deploy: the server's, unless the
+    user gave one (then the two are the same zone, or the deploy was refused). Only a given
+    zone is held against the server on a redeploy; a recorded one follows the server.
+    """
+    return info.timezone if info.options.get(TIMEZONE_GIVEN) else None
+
+
+def _pinned(options: dict[str, Any], timezone: str | None) -> dict[str, Any]:
+    """Return ``options`` (a copy) saying whether the user gave ``timezone``."""
+    out = {k: v for k, v in options.items() if k != TIMEZONE_GIVEN}
+    if timezone:
+        out[TIMEZONE_GIVEN] = True
+    return out
+
+
 def spec(
     name: str,
     *,
@@ -194,7 +215,7 @@ def spec(
     expr = schedule.validate(schedule_expr) if schedule_expr else None
     if timezone:
         schedule.zone(timezone)
-    options = _verify_options(options or {})
+    options = _pinned(_verify_options(options or {}), timezone)
     info = JobInfo(
         name,
         uid or _new_uid(name),
@@ -285,34 +306,67 @@ async def crontab_drift(remote: Remote, server: str) -> str:
     return "; ".join(problems)
 
 
+def _check_zone(info: JobInfo, server_tz: str) -> None:
+    """Refuse a schedule pinned to a zone the server's cron does not run in (InputError).
+
+    Only a zone the user gave (``--timezone``) is held against the server: a job without
+    one follows the server's zone, so a server whose zone changed is redeployed as it is.
+    """
+    wanted = pinned_timezone(info)
+    if wanted and info.schedule and schedule.zone(wanted).key != server_tz:
+        raise InputError(
+            "--timezone",
+            f"{info.server} runs cron in {server_tz}, not {wanted}",
+            f"write the schedule in {server_tz} (or leave --timezone out); cron on the server "
+            "fires in the server's own timezone",
+        )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a deploy writes for one job, built before anything is written."""
+
+    files: JobFiles
+    rclone_conf: str
+    secret: str = dataclasses.field(repr=False)
+
+
+def _prepare(info: JobInfo, loaded: dict[str, tuple[DestinationSpec, str]]) -> _Prepared:
+    """Build the job's files; ``loaded`` caches destinations (and secrets) by name."""
+    if info.destination not in loaded:
+        loaded[info.destination] = destinations.load(info.destination)
+    d_spec, secret = loaded[info.destination]
+    files = _files(info, d_spec.bucket, d_spec.prefix)
+    return _Prepared(files, rclone_config(d_spec, secret, "dest"), secret)
+
+
+def _cron_warnings(info: JobInfo, scheduled: bool, facts: dict[str, Any]) -> list[str]:
+    """Why a scheduled job's lines, though written, will not fire."""
+    if not _job_entries(info.uid, info.schedule, info.options):
+        return []
+    if not scheduled:
+        return [
+            "cron is not installed on the server: only manual runs will happen "
+            f"(`ctrlops server fix {info.server} install-cron`)"
+        ]
+    if not facts.get("cron_running"):
+        return [
+            "the cron service is not running on the server: scheduled runs will "
+            f"not happen (`ctrlops server fix {info.server} start-cron`)"
+        ]
+    return []
+
+
 async def _deploy(remote: Remote, info: JobInfo) -> dict[str, Any]:
     """Put the job on the server. Returns warnings; raises InputError for a timezone clash."""
     facts = await server_facts.gather(remote)
     server_tz = facts.get("timezone") or "UTC"
-    if info.timezone and info.schedule and schedule.zone(info.timezone).key != server_tz:
-        raise InputError(
-            "--timezone",
-            f"{info.server} runs cron in {server_tz}, not {info.timezone}",
-            f"write the schedule in {server_tz} (or leave --timezone out); cron on the server "
-            "fires in the server's own timezone",
-        )
-    d_spec, secret = destinations.load(info.destination)
-    files = _files(info, d_spec.bucket, d_spec.prefix)
+    _check_zone(info, server_tz)
+    job = _prepare(info, {})
     await deploy.install_runner(remote, facts.get("runner_version"))
-    await deploy.write_job(remote, files, rclone_config(d_spec, secret, "dest"), secret=secret)
-    warnings: list[str] = []
+    await deploy.write_job(remote, job.files, job.rclone_conf, secret=job.secret)
     scheduled = await deploy.set_schedules(remote, lambda: _server_entries(info.server, info))
-    if _job_entries(info.uid, info.schedule, info.options) and not scheduled:
-        warnings.append(
-            "cron is not installed on the server: only manual runs will happen "
-            f"(`ctrlops server fix {info.server} install-cron`)"
-        )
-    elif _job_entries(info.uid, info.schedule, info.options) and not facts.get("cron_running"):
-        warnings.append(
-            "the cron service is not running on the server: scheduled runs will "
-            f"not happen (`ctrlops server fix {info.server} start-cron`)"
-        )
-    return {"timezone": server_tz, "warnings": warnings}
+    return {"timezone": server_tz, "warnings": _cron_warnings(info, scheduled, facts)}
 
 
 async def add(info: JobInfo) -> dict[str, Any]:
@@ -372,7 +426,12 @@ def _delete(name: str) -> None:
 
 
 async def redeploy(name: str, changes: JobInfo | None = None) -> dict[str, Any]:
-    """Deploy the stored job again (repairs drift), optionally with edited settings."""
+    """Deploy the stored job again (repairs drift), optionally with edited settings.
+
+    A job whose zone the user never gave follows the server's current zone (it is recorded
+    anew); one given with ``--timezone`` is held to it (InputError when the server's cron
+    now runs in another). ``changes`` with ``timezone=None`` drops that pin.
+    """
     info = changes or get(name)
     async with servers.open_remote(info.server) as remote:
         result = await _deploy(remote, info)
@@ -381,19 +440,43 @@ async def redeploy(name: str, changes: JobInfo | None = None) -> dict[str, Any]:
         assert row is not None
         row.sources, row.excludes, row.prefix = info.sources, info.excludes, info.prefix
         row.schedule, row.mode, row.bwlimit = info.schedule, info.mode, info.bwlimit
-        row.options, row.timezone, row.deployed_at = info.options, result["timezone"], utcnow()
+        row.options = _pinned(info.options, pinned_timezone(info))
+        row.timezone, row.deployed_at = result["timezone"], utcnow()
     return {**get(name).as_dict(), "warnings": result["warnings"]}
 
 
-async def redeploy_server(server: str) -> list[str]:
-    """Deploy every job of ``server`` again and rewrite its crontab block; returns the jobs."""
-    names = [j.name for j in list_all() if j.server == server]
-    for name in names:
-        await redeploy(name)
-    if not names:
-        async with servers.open_remote(server) as remote:
-            await deploy.set_schedules(remote, lambda: _server_entries(server))
-    return names
+async def redeploy_server(server: str, *, follow_server_zone: bool = False) -> list[str]:
+    """Deploy every job of ``server`` again over one session; returns the jobs' names.
+
+    The server's facts are gathered once, the runner is installed once, each job's files
+    are written (each file atomically), then the crontab block is set once for all of
+    them, under the same lock and checksum as any deploy. Every job is checked first: a
+    schedule pinned to another zone than the server's (InputError naming --timezone) or
+    an unusable destination stops it before anything is written. ``follow_server_zone``
+    drops the pins, so every job follows the server's zone from now on.
+    """
+    infos = [j for j in list_all() if j.server == server]
+    if follow_server_zone:
+        infos = [dataclasses.replace(i, timezone=None) for i in infos]
+    async with servers.open_remote(server) as remote:
+        facts = await server_facts.gather(remote)
+        server_tz = facts.get("timezone") or "UTC"
+        loaded: dict[str, tuple[DestinationSpec, str]] = {}
+        prepared = []
+        for info in infos:
+            _check_zone(info, server_tz)
+            prepared.append(_prepare(info, loaded))
+        if prepared:
+            await deploy.install_runner(remote, facts.get("runner_version"))
+        for job in prepared:
+            await deploy.write_job(remote, job.files, job.rclone_conf, secret=job.secret)
+        await deploy.set_schedules(remote, lambda: _server_entries(server))
+    by_uid = {i.uid: i for i in infos}
+    with session() as s:
+        for row in s.scalars(select(Job).where(Job.uid.in_(by_uid))):
+            row.timezone, row.deployed_at = server_tz, utcnow()
+            row.options = _pinned(by_uid[row.uid].options, pinned_timezone(by_uid[row.uid]))
+    return [i.name for i in infos]
 
 
 async def remove(name: str) -> None:
@@ -503,8 +586,8 @@ async def status(name: str, *, now: datetime | None = None) -> dict[str, Any]:
                 reasons = await _missed_reasons(remote, info, missed)
         last_verify = None
         if info.options.get("verify_schedule"):
-            # Imported here: the restore service imports this module.
-            from ctrlops.services import restore as verification
+            # Imported here: the verification service imports this module.
+            from ctrlops.services import verification
 
             last_verify = await verification.scheduled(remote, info, provider, now=now)
     if last is not None:

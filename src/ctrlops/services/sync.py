@@ -2,8 +2,9 @@
 
 The server is the source of truth for runs; the web UI, alerts and metrics read the store.
 A sync of one server is: ``server check`` (facts and banners, kept as the server's last
-check), one command printing the newest run records of every job on it, and batched log
-tails for the runs that are new or still going (their counts and diagnosis live in the log).
+check), then, for each batch of its jobs, one command printing their newest run records
+and batched log tails for the runs that are new or still going (their counts and
+diagnosis live in the log), all over one SSH session.
 A finished run already in the store is never read again.
 """
 
@@ -14,8 +15,8 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 
@@ -34,18 +35,29 @@ RECENT = 50  # records asked per job on a routine sync; more only when a gap sho
 TAIL_NEWEST = 64 * 1024  # log bytes for a job's newest run: its diagnosis reads the end
 TAIL_OLDER = 8 * 1024  # older runs met for the first time: the final stats line suffices
 TAIL_BATCH = 32  # logs per command, so a first sync of a long history stays bounded
+# Jobs per status command: a batch's records are stored before the next batch is asked
+# for, so memory follows the batch, not the number of jobs on the server.
+STATUS_BATCH = 25
 CONCURRENCY = 16
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
-# Every job's records in one round trip: "@@job UID" then that job's records.
+# The records of a batch of jobs in one round trip: "@@job UID" then that job's records.
+# Collected by the shell and printed in one go: printed straight into the channel, the
+# runner's line-by-line output reaches the control plane as thousands of tiny SSH packets,
+# and taking those apart cost more CPU than everything else in a routine sync. (A shell
+# variable rather than a temporary file: a full disk on the server cannot truncate it.)
 _STATUS = (
     f"PATH={layout.CRON_PATH}; export PATH\n"
-    'while [ "$#" -gt 1 ]; do\n'
-    "  printf '\\n@@job %s\\n\\n' \"$1\"\n"
-    f'  if [ -d "$HOME/{layout.JOBS}/$1" ]; then "$HOME/{layout.RUNNER}" status "$1" "$2"'
+    "statuses() {\n"
+    '  while [ "$#" -gt 1 ]; do\n'
+    "    printf '\\n@@job %s\\n\\n' \"$1\"\n"
+    f'    if [ -d "$HOME/{layout.JOBS}/$1" ]; then "$HOME/{layout.RUNNER}" status "$1" "$2"'
     " 2>/dev/null; fi\n"
-    "  shift 2\n"
-    "done\n"
+    "    shift 2\n"
+    "  done\n"
+    "}\n"
+    'out=$(statuses "$@")\n'
+    "printf '%s\\n' \"$out\"\n"
 )
 # Log tails, each after a line "TOKEN UID RUN" (TOKEN is random per call).
 _TAILS = (
@@ -142,7 +154,14 @@ async def _tails(remote: Remote, wanted: list[tuple[str, str]], size: int) -> di
     return out
 
 
-def _unchanged(row: Run | None, record: RunRecord) -> bool:
+class _Stored(NamedTuple):
+    """What the store holds of a run: enough to tell whether its record changed."""
+
+    state: str
+    finished: datetime | None
+
+
+def _unchanged(row: _Stored | None, record: RunRecord) -> bool:
     if row is None or record.state == records.RUNNING:
         return False
     finished = row.finished.replace(tzinfo=None) if row.finished else None
@@ -150,15 +169,25 @@ def _unchanged(row: Run | None, record: RunRecord) -> bool:
     return finished == new and row.state not in (records.RUNNING, records.STALLED)
 
 
-def _existing(job_id: int, run_ids: list[str]) -> dict[str, Run]:
+def _stored(ref: _JobRef, recs: list[RunRecord]) -> dict[str, _Stored]:
+    """Return what the store holds of ``recs`` (three columns, no ORM objects: a routine sync
+    asks this for every record it reads)."""
+    if not ref.cached or not recs:
+        return {}
     with session() as s:
-        rows = s.scalars(select(Run).where(Run.job_id == job_id, Run.run_id.in_(run_ids)))
-        return {r.run_id: r for r in rows}
+        rows = s.execute(
+            select(Run.run_id, Run.state, Run.finished).where(
+                Run.job_id == ref.id, Run.run_id.in_([r.run_id for r in recs])
+            )
+        )
+        return {run_id: _Stored(state, finished) for run_id, state, finished in rows}
 
 
-async def _sync_job(remote: Remote, ref: _JobRef, recs: list[RunRecord]) -> int:
-    """Store the records of one job that are new or changed; return how many."""
-    known = _existing(ref.id, [r.run_id for r in recs])
+async def _sync_job(
+    remote: Remote, ref: _JobRef, recs: list[RunRecord], known: dict[str, _Stored]
+) -> int:
+    """Store the records of one job that are new or changed (``known``: what the store
+    holds of them); return how many."""
     fresh = [r for r in recs if not _unchanged(known.get(r.run_id), r)]
     if not fresh:
         return 0
@@ -193,25 +222,30 @@ async def _sync_job(remote: Remote, ref: _JobRef, recs: list[RunRecord]) -> int:
 
 
 async def _sync_records(remote: Remote, refs: list[_JobRef]) -> tuple[list[str], int]:
-    limits = {r.uid: (RECENT if r.cached else 0) for r in refs}
-    found = await _statuses(remote, limits)
-    # A routine sync that meets no known run has a gap (many runs since): read them all.
-    gaps = {
-        r.uid: 0
-        for r in refs
-        if r.cached
-        and len(found.get(r.uid, [])) >= RECENT
-        and not _existing(r.id, [found[r.uid][0].run_id])
-    }
-    if gaps:
-        found.update(await _statuses(remote, gaps))
+    """Store the new records of every job in ``refs``, STATUS_BATCH jobs at a time (all
+    over ``remote``'s one session); return the jobs that changed and the records stored."""
     changed: list[str] = []
     total = 0
-    for ref in refs:
-        n = await _sync_job(remote, ref, found.get(ref.uid, []))
-        if n:
-            changed.append(ref.name)
-            total += n
+    for start in range(0, len(refs), STATUS_BATCH):
+        batch = refs[start : start + STATUS_BATCH]
+        found = await _statuses(remote, {r.uid: (RECENT if r.cached else 0) for r in batch})
+        known = {r.uid: _stored(r, found.get(r.uid, [])) for r in batch}
+        # A routine sync that meets no known run has a gap (many runs since): read them all.
+        gaps = [
+            r
+            for r in batch
+            if r.cached
+            and len(found.get(r.uid, [])) >= RECENT
+            and found[r.uid][0].run_id not in known[r.uid]
+        ]
+        if gaps:
+            found.update(await _statuses(remote, {r.uid: 0 for r in gaps}))
+            known.update({r.uid: _stored(r, found.get(r.uid, [])) for r in gaps})
+        for ref in batch:
+            n = await _sync_job(remote, ref, found.pop(ref.uid, []), known.pop(ref.uid))
+            if n:
+                changed.append(ref.name)
+                total += n
     return changed, total
 
 
