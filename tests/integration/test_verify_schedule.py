@@ -16,7 +16,7 @@ import pytest
 
 from ctrlops.remote.exec import execute
 from ctrlops.runner import layout
-from ctrlops.services import jobs, servers
+from ctrlops.services import jobs, metrics, overview, servers, sync
 from ctrlops.services import verification as service
 from tests.support.cli import ctrlops, ctrlops_json
 from tests.support.jobs import Bed, chown, run
@@ -167,6 +167,14 @@ def test_cron_verification_reports_exactly_the_planted_differences(
     code, status = ctrlops_json("job", "status", "nightly")
     assert status["last_verify"]["signal"] == "red"
     assert status["last_verify"]["differences"] == 2
+    # The sync keeps it for the overview's badge and the metrics, without SSH per page.
+    synced = run(sync.sync_server(bed.server))
+    assert "nightly" in synced.changed_jobs
+    kept = overview.job_row("nightly").verify
+    assert kept is not None and (kept["signal"], kept["differences"]) == ("red", 2)
+    assert 'ctrlops_job_verify_signal{job="nightly",server="web1"} 2.0' in (
+        metrics.exposition().decode()
+    )
 
     stopped = ctrlops("job", "edit", "nightly", "--verify-schedule", "")
     assert stopped.returncode == 0, stopped.stderr

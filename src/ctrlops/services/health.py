@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import platform
 import shlex
@@ -111,11 +110,8 @@ async def _redeploy(server_name: str, timeout: float | None) -> dict[str, Any]:
 
     before = await servers.check(server_name, timeout)
     showing = [b for b in _banner_ids(before) if b in fixes.REDEPLOY_CLEARS]
-    names = [j.name for j in jobs.list_all() if j.server == server_name]
-    for name in names:
-        await jobs.redeploy(name, dataclasses.replace(jobs.get(name), timezone=None))
-    if not names:  # no job: only the crontab block (an empty one) is rewritten
-        await jobs.redeploy_server(server_name)
+    # One pass: facts once, runner once, the crontab set once (an empty block for no job).
+    names = await jobs.redeploy_server(server_name, follow_server_zone=True)
     after = await servers.check(server_name, timeout)
     left = [b for b in _banner_ids(after) if b in fixes.REDEPLOY_CLEARS]
     return {

@@ -85,12 +85,27 @@ class _Fleet(Collector):
                 "How long the job's newest finished run took",
                 labels=job,
             ),
+            "verify": GaugeMetricFamily(
+                "ctrlops_job_verify_signal",
+                "The latest scheduled verification: 0 green, 1 amber, 2 red (jobs with one)",
+                labels=job,
+            ),
+            "verified": GaugeMetricFamily(
+                "ctrlops_job_last_verify_timestamp_seconds",
+                "When the job's latest scheduled verification finished (Unix time)",
+                labels=job,
+            ),
         }
         level = {"green": 0, "amber": 1, "red": 2}
         for row in self.fleet.jobs:
             key = [row.name, row.server]
             g["covered"].add_metric(key, 1 if row.health.covered else 0)
             g["indicator"].add_metric(key, level.get(row.health.indicator, 2))
+            if row.verify is not None:
+                g["verify"].add_metric(key, level.get(str(row.verify.get("signal")), 2))
+                if row.verify.get("finished"):
+                    at = datetime.fromisoformat(str(row.verify["finished"]))
+                    g["verified"].add_metric(key, at.timestamp())
             if row.last_success is not None:
                 g["last_success"].add_metric(key, row.last_success.timestamp())
             run = row.last_run

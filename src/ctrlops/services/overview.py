@@ -87,6 +87,9 @@ class JobRow:
     now: datetime
     # The latest due time no run started for: cron never ran it.
     missed: datetime | None = None
+    # The latest scheduled verification as the last sync saw it (``signal``: green,
+    # amber, red; ``cause``; ``finished``), None for a job without one.
+    verify: dict[str, Any] | None = None
 
     @property
     def last_success_age(self) -> timedelta | None:
@@ -331,12 +334,13 @@ class _JobCols(NamedTuple):
     deployed_at: datetime | None
     server: str
     destination: str
+    verify: dict[str, Any] | None
 
 
 def _job_query() -> Any:
     return (
         select(Job.id, Job.name, Job.schedule, Job.timezone, Job.deployed_at,
-               Server.name, Destination.name)
+               Server.name, Destination.name, Job.last_verify)
         .join(Server, Job.server_id == Server.id)
         .join(Destination, Job.destination_id == Destination.id)
         .order_by(Job.name)
@@ -365,6 +369,7 @@ def _row(job: _JobCols, runs: list[RunView], now: datetime, clock: Clock | None 
         next_run,
         now,
         missed_at(job.schedule, tz, deployed_at, runs, now, clock),
+        job.verify,
     )
 
 

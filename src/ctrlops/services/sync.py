@@ -11,6 +11,7 @@ A finished run already in the store is never read again.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from ctrlops.errors import CtrlopsError
 from ctrlops.remote.base import Remote
 from ctrlops.remote.exec import execute
 from ctrlops.runner import layout
-from ctrlops.services import jobs, servers
+from ctrlops.services import destinations, jobs, servers, verification
 from ctrlops.store import runs
 from ctrlops.store.db import session
 from ctrlops.store.models import Job, Run, Server
@@ -249,6 +250,25 @@ async def _sync_records(remote: Remote, refs: list[_JobRef]) -> tuple[list[str],
     return changed, total
 
 
+async def _sync_verifies(remote: Remote, server: str) -> list[str]:
+    """Store the latest scheduled verification of each job of ``server`` that has one
+    (the overview's "verified" badge); return the jobs whose result changed."""
+    changed: list[str] = []
+    now = datetime.now(UTC)
+    for info in jobs.list_all():
+        if info.server != server or not info.options.get("verify_schedule"):
+            continue
+        provider = destinations.show(info.destination)["provider"]
+        view = json.loads(json.dumps(await verification.scheduled(remote, info, provider, now=now),
+                                     default=str))  # fmt: skip
+        with session() as s:
+            row = s.scalar(select(Job).where(Job.name == info.name))
+            if row is not None and row.last_verify != view:
+                row.last_verify = view
+                changed.append(info.name)
+    return changed
+
+
 def _banner_key(check: dict[str, Any] | None) -> tuple[Any, ...]:
     if not check:
         return ()
@@ -287,6 +307,9 @@ async def sync_server(name: str, *, timeout: float | None = None) -> Synced:
     try:
         async with servers.open_remote(name, timeout) as remote:
             result.changed_jobs, result.runs_read = await _sync_records(remote, refs)
+            for job in await _sync_verifies(remote, name):
+                if job not in result.changed_jobs:
+                    result.changed_jobs.append(job)
     except CtrlopsError as e:
         result.ok, result.error = False, e.as_dict()
     return result

@@ -79,6 +79,9 @@ class Job(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     deployed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The latest scheduled verification as the last sync read it from the server (the
+    # source of truth), for the overview's "verified" badge; None when never read.
+    last_verify: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     server: Mapped[Server] = relationship(back_populates="jobs")
     destination: Mapped[Destination] = relationship(back_populates="jobs")

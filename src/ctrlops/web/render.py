@@ -33,9 +33,11 @@ STATE_CLASS = {
 }
 
 
-def ago(value: datetime | timedelta | None) -> str:
-    if value is None:
+def ago(value: datetime | timedelta | str | None) -> str:
+    if value is None or value == "":
         return "never"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     delta = value if isinstance(value, timedelta) else datetime.now(UTC) - value
     s = int(delta.total_seconds())
     if s < 120:

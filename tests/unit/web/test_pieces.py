@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from ctrlops.cli.serve import is_loopback
@@ -39,3 +41,22 @@ def test_it_marks_failed_runs_in_the_chart_and_scales_to_the_largest() -> None:
     assert [b.failed for b in chart.bars] == [False, True, False]
     assert chart.bars[0].height == 2 * chart.bars[2].height
     assert chart.max_files == 10 and run_chart([]) is None
+
+
+def test_a_job_row_shows_its_scheduled_verification_as_a_badge() -> None:
+    from ctrlops.services.overview import Health, JobRow
+    from ctrlops.web.render import TEMPLATES
+
+    t = datetime.now(UTC)
+    row = JobRow("site", "web1", "d", None, "manual only", "UTC", Health("green", "", True),
+                 None, None, None, t)  # fmt: skip
+    template = TEMPLATES.env.get_template("partials/job_row.html")
+
+    def badge(verify: dict[str, object] | None) -> str:
+        return template.render(job=replace(row, verify=verify), view="overview")
+
+    assert "data-verify" not in badge(None)
+    green = badge({"signal": "green", "cause": "", "finished": t.isoformat()})
+    assert 'data-verify="green"' in green and re.search(r"verified \d+ s ago", green)
+    red = badge({"signal": "red", "cause": "2 files differ at the destination"})
+    assert 'data-verify="red"' in red and "2 files differ at the destination" in red
