@@ -39,8 +39,15 @@ def rclone_env(s3: LocalS3, identity: str = "rw", remote: str = "s3t") -> dict[s
 
 
 @pytest.fixture
-def bucket(s3: LocalS3) -> str:
-    """A new, empty bucket on the session's S3 server (made with the real rclone)."""
+def bucket(s3: LocalS3) -> Iterator[str]:
+    """A new, empty bucket on the session's S3 server (made with the real rclone).
+
+    Removed afterwards: each bucket holds a volume of its own, and a whole suite's worth
+    of them exhausts the server's volume slots ("No writable volumes" for later tests).
+    """
     name = "t-" + secrets.token_hex(5)
     subprocess.run([RCLONE, "mkdir", f"s3t:{name}"], env=rclone_env(s3), check=True)
-    return name
+    yield name
+    subprocess.run(
+        [RCLONE, "purge", f"s3t:{name}"], env=rclone_env(s3), capture_output=True, check=False
+    )
