@@ -647,6 +647,7 @@ async def run_now(name: str, *, wait: bool = False, timeout: float = 6 * 3600) -
         run_id = (await _runner(remote, "detach", info.uid, "manual")).strip().splitlines()[-1]
         deadline = asyncio.get_running_loop().time() + timeout
         pause = 0.1  # short runs are noticed at once, long ones polled once a second
+        lost = 0  # polls that found the run's process gone while its record says running
         while True:
             recs = [r for r in await _records(remote, info.uid, 20) if r.run_id == run_id]
             record = recs[0] if recs else None
@@ -655,6 +656,13 @@ async def run_now(name: str, *, wait: bool = False, timeout: float = 6 * 3600) -
                     f"the run {run_id} left no record on {info.server}",
                     "check free disk space in ~/.ctrlops on the server",
                 )
+            if record.state == records.RUNNING and record.alive is False and wait:
+                # A run ending between the record's read and the process check looks
+                # lost for an instant: only a run still lost a moment later is.
+                lost += 1
+                if lost < 3:
+                    await asyncio.sleep(0.5)
+                    continue
             if not wait or record.state != records.RUNNING or record.alive is False:
                 break
             if asyncio.get_running_loop().time() > deadline:
