@@ -190,6 +190,14 @@ def _ago(delta: timedelta) -> str:
     return f"{seconds // 86400} days"
 
 
+def _due_since(
+    expr: str, tz: str, deployed_at: datetime | None, now: datetime, clock: Clock | None
+) -> list[datetime]:
+    """The latest due times of ``expr`` after the job was deployed (a year back if unknown)."""
+    since = deployed_at or now - timedelta(days=366)
+    return [t for t in (clock or Clock(now)).due(expr, tz) if t > since]
+
+
 def assess(
     expr: str | None,
     tz: str,
@@ -208,8 +216,7 @@ def assess(
     ok = [r.started for r in runs if r.state in SUCCESS_STATES and r.started is not None]
     last_ok = ok[-1] if ok else None
     if expr:
-        since = deployed_at or now - timedelta(days=366)
-        due = [t for t in (clock or Clock(now)).due(expr, tz) if t > since]
+        due = _due_since(expr, tz, deployed_at, now, clock)
         slack = timedelta(minutes=1)  # cron may start a run a little before the minute
         started = last.started if last is not None and last.state == "running" else None
         if started is not None and due and started >= due[-1] - slack:
@@ -248,10 +255,7 @@ def missed_at(
     clock: Clock | None = None,
 ) -> datetime | None:
     """Return the latest due time that no run started for (the run cron never made)."""
-    if not expr:
-        return None
-    since = deployed_at or now - timedelta(days=366)
-    due = [t for t in (clock or Clock(now)).due(expr, tz) if t > since]
+    due = _due_since(expr, tz, deployed_at, now, clock) if expr else []
     if not due:
         return None
     started = runs[-1].started if runs else None
